@@ -1,0 +1,217 @@
+/**
+ * What a galmorph notebook imports to show things (through the tslab kernel):
+ *   showGalaxies — a grid of galaxy images from a catalogue, with captions;
+ *   showPlot     — an interactive plotly figure, working offline (bundle embedded once per notebook);
+ *   showTable    — an HTML table;
+ *   save / saveTable — export a figure (PNG + SVG via headless Chromium) or a table (CSV + MD) to out/.
+ * Each `show*` has a pure `*Html` twin that returns the HTML, so the output can be tested.
+ */
+import * as path from 'node:path';
+import { Catalog, CatalogRow } from '../src/data/catalog';
+import { thumbnailDataUri } from '../src/data/images';
+import { Figure, plotlyBundle } from '../src/plots/figure';
+import { exportFigure, ExportOptions } from '../src/plots/export';
+import { TableRow, tableColumns, formatCell, writeTable } from '../src/report/tables';
+import { outDir } from '../src/paths';
+import { BackendChoice, describeBackend } from '../src/backend/select';
+
+/** Where rich outputs go: the tslab display by default; tests install their own. */
+export interface DisplaySink {
+  html(s: string): void;
+  text(s: string): void;
+}
+
+let sink: DisplaySink | undefined;
+
+/** Replaces the display sink (tests, or a non-tslab front end). Returns the previous one. */
+export function setDisplay(next: DisplaySink | undefined): DisplaySink | undefined {
+  const prev = sink;
+  sink = next;
+  return prev;
+}
+
+function display(): DisplaySink {
+  if (sink) return sink;
+  // Loaded lazily: tslab pulls in its own TypeScript, which only a notebook needs.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const tslab = require('tslab') as typeof import('tslab');
+  return tslab.display;
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+// ---------------------------------------------------------------- galaxy grids
+
+export interface GalaxyTile {
+  /** Image source: a `data:` URI keeps the notebook self-contained. */
+  src: string;
+  /** Bold first line under the image (e.g. the id). */
+  title?: string;
+  /** Smaller text under the title. */
+  caption?: string;
+}
+
+export interface GridOptions {
+  /** Tiles per row. Default 6. */
+  columns?: number;
+  /** Displayed tile size in pixels. Default 128. */
+  size?: number;
+  /** Heading above the grid. */
+  heading?: string;
+}
+
+/** HTML for a grid of image tiles. */
+export function galaxyGridHtml(tiles: GalaxyTile[], options: GridOptions = {}): string {
+  const columns = options.columns ?? 6;
+  const size = options.size ?? 128;
+  const cells = tiles
+    .map((t) => {
+      const title = t.title ? `<div style="font-weight:600">${escapeHtml(t.title)}</div>` : '';
+      const caption = t.caption ? `<div style="color:#555">${escapeHtml(t.caption)}</div>` : '';
+      return (
+        `<figure class="galmorph-tile" style="margin:0;text-align:center;font:11px sans-serif;width:${size}px">` +
+        `<img src="${t.src}" width="${size}" height="${size}" style="display:block;border-radius:3px" alt="${escapeHtml(t.title ?? '')}"/>` +
+        `<figcaption style="margin-top:2px;overflow-wrap:anywhere">${title}${caption}</figcaption></figure>`
+      );
+    })
+    .join('');
+  const heading = options.heading ? `<div style="font:600 13px sans-serif;margin:4px 0">${escapeHtml(options.heading)}</div>` : '';
+  return (
+    `<div class="galmorph-grid">${heading}<div style="display:grid;grid-template-columns:repeat(${columns},${size}px);gap:8px">` +
+    `${cells}</div></div>`
+  );
+}
+
+export interface CatalogGridOptions extends GridOptions {
+  /** Which galaxies (ids in the catalogue's id column). Default: the first 12 rows. */
+  ids?: string[];
+  /** Caption per galaxy: a list aligned with the galaxies shown, or a function of the row. */
+  captions?: string[] | ((row: CatalogRow) => string);
+  /** Thumbnail resolution in pixels. Default: the display size. */
+  thumbnail?: number;
+}
+
+/** HTML for a grid of a catalogue's galaxies (images embedded as JPEG thumbnails). */
+export async function galaxyGrid(catalog: Catalog, options: CatalogGridOptions = {}): Promise<string> {
+  const rows = options.ids ? options.ids.map((id) => catalog.byId(id)) : catalog.rows.slice(0, 12);
+  if (Array.isArray(options.captions) && options.captions.length !== rows.length) {
+    throw new Error(`galmorph: ${options.captions.length} captions for ${rows.length} galaxies`);
+  }
+  const thumb = options.thumbnail ?? options.size ?? 128;
+  const tiles = await Promise.all(
+    rows.map(async (row, i) => ({
+      src: await thumbnailDataUri(catalog.imagePath(row), thumb),
+      title: row[catalog.idCol],
+      caption: typeof options.captions === 'function' ? options.captions(row) : options.captions?.[i],
+    })),
+  );
+  return galaxyGridHtml(tiles, options);
+}
+
+/** Shows a grid of a catalogue's galaxies in the notebook. */
+export async function showGalaxies(catalog: Catalog, options: CatalogGridOptions = {}): Promise<void> {
+  display().html(await galaxyGrid(catalog, options));
+}
+
+// ---------------------------------------------------------------- plots
+
+let bundleEmitted = false;
+let plotCounter = 0;
+
+/** Forgets that the plotly bundle was emitted (a new notebook, or a test). */
+export function resetPlotBundle(): void {
+  bundleEmitted = false;
+}
+
+export interface PlotHtmlOptions {
+  /** Embed the plotly bundle in this output. Default: only in the first plot of the notebook. */
+  includeBundle?: boolean;
+  /** Element id for the plot. */
+  id?: string;
+}
+
+/**
+ * HTML for an interactive plotly figure. The first plot of a notebook carries the plotly bundle
+ * (from node_modules) so the notebook and its HTML export render with no network at all.
+ */
+export function plotHtml(figure: Figure, options: PlotHtmlOptions = {}): string {
+  const includeBundle = options.includeBundle ?? !bundleEmitted;
+  const id = options.id ?? `galmorph-plot-${process.pid}-${++plotCounter}`;
+  let html = '';
+  if (includeBundle) {
+    // The classic Notebook loads require.js; plotly's UMD wrapper would then register itself as an
+    // anonymous AMD module and never set window.Plotly. Hide `define` while the bundle runs.
+    html +=
+      '<script>window.__galmorphDefine = window.define; window.define = undefined;</script>' +
+      `<script>${plotlyBundle().replace(/<\/script/gi, '<\\/script')}</script>` +
+      '<script>window.define = window.__galmorphDefine;</script>';
+    bundleEmitted = true;
+  }
+  const spec = JSON.stringify({ data: figure.data, layout: figure.layout ?? {}, config: { responsive: true, ...(figure.config ?? {}) } })
+    .replace(/</g, '\\u003c');
+  html +=
+    `<div id="${id}" class="galmorph-plot" style="width:100%;min-height:${Number((figure.layout as { height?: number } | undefined)?.height ?? 450)}px"></div>` +
+    `<script>(function(){var s=${spec};var el=document.getElementById(${JSON.stringify(id)});` +
+    `if(!window.Plotly){el.textContent='plotly is not loaded: re-run the first plotting cell of this notebook.';return;}` +
+    `window.Plotly.newPlot(el,s.data,s.layout,s.config);})();</script>`;
+  return html;
+}
+
+/** Shows an interactive plotly figure in the notebook. */
+export function showPlot(figure: Figure): void {
+  display().html(plotHtml(figure));
+}
+
+// ---------------------------------------------------------------- tables
+
+export interface TableHtmlOptions {
+  /** Show at most this many rows (a note says how many were left out). Default 50. */
+  maxRows?: number;
+  caption?: string;
+}
+
+/** HTML for a table of records. */
+export function tableHtml(rows: TableRow[], options: TableHtmlOptions = {}): string {
+  const maxRows = options.maxRows ?? 50;
+  const columns = tableColumns(rows);
+  const head = columns.map((c) => `<th style="text-align:right;padding:2px 8px">${escapeHtml(c)}</th>`).join('');
+  const body = rows
+    .slice(0, maxRows)
+    .map((r) => `<tr>${columns.map((c) => `<td style="text-align:right;padding:2px 8px">${escapeHtml(formatCell(r[c]))}</td>`).join('')}</tr>`)
+    .join('');
+  const more = rows.length > maxRows ? `<div style="color:#666;font:11px sans-serif">… ${rows.length - maxRows} more rows</div>` : '';
+  const caption = options.caption ? `<caption style="font-weight:600;text-align:left">${escapeHtml(options.caption)}</caption>` : '';
+  return `<table class="galmorph-table" style="border-collapse:collapse;font:12px sans-serif">${caption}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>${more}`;
+}
+
+export function showTable(rows: TableRow[], options: TableHtmlOptions = {}): void {
+  display().html(tableHtml(rows, options));
+}
+
+// ---------------------------------------------------------------- export
+
+/**
+ * Saves a figure as `<out>/figures/<name>.png` and `.svg` (headless Chromium) and shows it inline
+ * (interactive). `out` is GALMORPH_OUT, or the project's out/. (Returns nothing, so a notebook
+ * cell ending in `await save(...)` prints no value; use exportFigure for the paths.)
+ */
+export async function save(figure: Figure, name: string, options: ExportOptions & { show?: boolean } = {}): Promise<void> {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`galmorph: figure name '${name}' may use only letters, digits, '.', '_' and '-'`);
+  const files = await exportFigure(figure, path.join(outDir(), 'figures', name), options);
+  if (options.show ?? true) showPlot(figure);
+  display().text(`saved ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+}
+
+/** Saves a table as `<out>/tables/<name>.csv` and `.md` and shows it. */
+export function saveTable(rows: TableRow[], name: string, options: TableHtmlOptions & { show?: boolean } = {}): void {
+  const files = writeTable(rows, path.join(outDir(), 'tables'), name);
+  if (options.show ?? true) showTable(rows, { caption: options.caption ?? name, maxRows: options.maxRows });
+  display().text(`saved ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+}
+
+/** Shows which compute backend is in use (every notebook's first output). */
+export function showBackend(choice: BackendChoice): void {
+  display().text(`galmorph ${describeBackend(choice)}`);
+}

@@ -1,0 +1,177 @@
+/**
+ * Compute backend selection. galmorph codes against the `@tensorflow/tfjs` API only; the backend
+ * under it is picked at run time, fastest first, because the fast ones need native libraries that
+ * many machines cannot download:
+ *   node-gpu (@tensorflow/tfjs-node-gpu, CUDA) → node (@tensorflow/tfjs-node, libtensorflow CPU)
+ *   → wasm (@tensorflow/tfjs-backend-wasm, XNNPACK + SIMD, ships inside its npm package) → cpu (pure JS).
+ * `GALMORPH_BACKEND=<name>` forces one and fails loudly if it cannot be loaded.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Backend names galmorph understands, in default preference order. */
+export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** One way of getting a tfjs backend: what to load, and what tfjs calls it once registered. */
+export interface BackendCandidate {
+  name: BackendName;
+  /** npm package that provides it (for messages). */
+  packageName: string;
+  /** tfjs's registry name for the backend this candidate registers. */
+  tfjsName: string;
+  /** Loads the package and registers the backend; throws (with a reason) when unavailable. */
+  load: () => Promise<void>;
+}
+
+export interface BackendAttempt {
+  name: BackendName;
+  ok: boolean;
+  /** Why it was skipped or failed; empty when it loaded. */
+  detail: string;
+}
+
+export interface BackendChoice {
+  /** galmorph's name for the backend in use. */
+  name: BackendName;
+  /** tfjs's name for it (`tf.getBackend()`). */
+  tfjsName: string;
+  packageName: string;
+  /** One sentence: why this backend was chosen. */
+  reason: string;
+  /** Every candidate tried, in order, with why the earlier ones were not used. */
+  attempts: BackendAttempt[];
+}
+
+function requireOptional(pkg: string): void {
+  // Plain require on purpose: these packages are optional and may be absent or broken (a missing
+  // libtensorflow makes tfjs-node throw at load), which must become a reason, not a crash.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require(pkg);
+}
+
+/** Shortens a loader error to its first line, so `galmorph env` stays readable. */
+function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/Cannot find module/.test(msg)) return 'package not installed';
+  return msg.split('\n')[0]!.slice(0, 200);
+}
+
+async function activate(tfjsName: string): Promise<void> {
+  const ok = await tf.setBackend(tfjsName);
+  if (!ok) throw new Error(`tfjs could not initialise the '${tfjsName}' backend`);
+  await tf.ready();
+}
+
+/** The real candidates, in default order. */
+export function defaultCandidates(): BackendCandidate[] {
+  return [
+    {
+      name: 'node-gpu',
+      packageName: '@tensorflow/tfjs-node-gpu',
+      tfjsName: 'tensorflow',
+      load: async () => {
+        requireOptional('@tensorflow/tfjs-node-gpu');
+        await activate('tensorflow');
+      },
+    },
+    {
+      name: 'node',
+      packageName: '@tensorflow/tfjs-node',
+      tfjsName: 'tensorflow',
+      load: async () => {
+        requireOptional('@tensorflow/tfjs-node');
+        await activate('tensorflow');
+      },
+    },
+    {
+      name: 'wasm',
+      packageName: '@tensorflow/tfjs-backend-wasm',
+      tfjsName: 'wasm',
+      load: async () => {
+        requireOptional('@tensorflow/tfjs-backend-wasm');
+        await activate('wasm');
+      },
+    },
+    {
+      name: 'cpu',
+      packageName: '@tensorflow/tfjs-backend-cpu',
+      tfjsName: 'cpu',
+      load: async () => activate('cpu'),
+    },
+  ];
+}
+
+/** Checks a user-supplied backend name; the error lists the valid choices. */
+export function parseBackendName(value: string): BackendName {
+  const v = value.trim().toLowerCase();
+  if ((BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(`galmorph: unknown backend '${value}'. Valid choices: ${BACKEND_NAMES.join(', ')}.`);
+}
+
+/**
+ * Tries the candidates in order (or only the forced one) and returns the first that loads.
+ * Pure over its inputs, so tests can pass fake candidates.
+ */
+export async function selectBackend(
+  candidates: BackendCandidate[],
+  forced?: BackendName,
+): Promise<BackendChoice> {
+  const attempts: BackendAttempt[] = [];
+  const pool = forced ? candidates.filter((c) => c.name === forced) : candidates;
+  if (forced && pool.length === 0) {
+    throw new Error(`galmorph: backend '${forced}' is not offered here. Valid choices: ${candidates.map((c) => c.name).join(', ')}.`);
+  }
+  for (const c of pool) {
+    try {
+      await c.load();
+      attempts.push({ name: c.name, ok: true, detail: '' });
+      const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.name}: ${a.detail}`);
+      const reason = forced
+        ? `forced by GALMORPH_BACKEND=${forced}`
+        : skipped.length === 0
+          ? 'first choice, loaded'
+          : `fastest available (${skipped.join('; ')})`;
+      return { name: c.name, tfjsName: c.tfjsName, packageName: c.packageName, reason, attempts };
+    } catch (err) {
+      attempts.push({ name: c.name, ok: false, detail: firstLine(err) });
+    }
+  }
+  if (forced) {
+    const a = attempts[0]!;
+    throw new Error(
+      `galmorph: GALMORPH_BACKEND=${forced} was asked for, but it is not available: ${a.detail}. ` +
+        `Unset GALMORPH_BACKEND to let galmorph choose, or install ${pool[0]!.packageName}.`,
+    );
+  }
+  throw new Error(`galmorph: no compute backend could be loaded: ${attempts.map((a) => `${a.name}: ${a.detail}`).join('; ')}`);
+}
+
+let current: Promise<BackendChoice> | undefined;
+let currentKey: string | undefined;
+
+/**
+ * Chooses and activates the compute backend once per process (later calls return the same
+ * choice). `prefer` overrides `GALMORPH_BACKEND`; both force a single backend.
+ */
+export function initBackend(prefer?: BackendName | string): Promise<BackendChoice> {
+  const requested = prefer ?? process.env.GALMORPH_BACKEND;
+  const forced = requested && requested.length > 0 ? parseBackendName(requested) : undefined;
+  const key = forced ?? 'auto';
+  if (!current || currentKey !== key) {
+    currentKey = key;
+    current = selectBackend(defaultCandidates(), forced);
+    // A failed selection must not be cached: the user may fix the environment and call again.
+    current.catch(() => {
+      if (currentKey === key) {
+        current = undefined;
+        currentKey = undefined;
+      }
+    });
+  }
+  return current;
+}
+
+/** One line for logs and notebook headers. */
+export function describeBackend(choice: BackendChoice): string {
+  return `backend: ${choice.name} (${choice.packageName}, tfjs ${tf.version.tfjs}) — ${choice.reason}`;
+}

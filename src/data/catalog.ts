@@ -1,0 +1,137 @@
+/**
+ * Galaxy catalogues: one row per galaxy, an id column and an image-path column.
+ * Values are kept as the strings in the file: SDSS object ids have 19 digits and would lose
+ * precision as JavaScript numbers. Numeric columns are converted on request.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Papa from 'papaparse';
+
+export interface CatalogOptions {
+  /** Column holding a unique id per galaxy. Default `id`. */
+  idCol?: string;
+  /** Column holding the image path, absolute or relative to the catalogue's folder. Default `file`. */
+  imageCol?: string;
+  /** Check that every image file exists (error lists the first 10 missing and the count). Default true. */
+  checkImages?: boolean;
+}
+
+export type CatalogRow = Record<string, string>;
+
+export class Catalog {
+  constructor(
+    /** Absolute path of the catalogue file. */
+    readonly file: string,
+    readonly columns: string[],
+    readonly rows: CatalogRow[],
+    readonly idCol: string,
+    readonly imageCol: string,
+  ) {}
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  /** Folder that relative image paths are resolved against. */
+  get dir(): string {
+    return path.dirname(this.file);
+  }
+
+  ids(): string[] {
+    return this.rows.map((r) => r[this.idCol]!);
+  }
+
+  /** Absolute image path of a row. */
+  imagePath(row: CatalogRow): string {
+    return path.resolve(this.dir, row[this.imageCol]!);
+  }
+
+  /** The row with this id; the error names the catalogue when it is absent. */
+  byId(id: string): CatalogRow {
+    const row = this.rows.find((r) => r[this.idCol] === id);
+    if (!row) throw new Error(`galmorph: id '${id}' is not in column '${this.idCol}' of ${this.file}`);
+    return row;
+  }
+
+  /** A column's raw string values; the error lists the columns present when it is absent. */
+  column(name: string): string[] {
+    requireColumns(this.file, this.columns, [name]);
+    return this.rows.map((r) => r[name]!);
+  }
+
+  /** A column as numbers (blank cells become NaN); a non-numeric cell is an error naming its row. */
+  numbers(name: string): Float64Array {
+    const raw = this.column(name);
+    const out = new Float64Array(raw.length);
+    raw.forEach((v, i) => {
+      const t = v.trim();
+      if (t === '' || /^nan$/i.test(t)) {
+        out[i] = NaN;
+        return;
+      }
+      const x = Number(t);
+      if (Number.isNaN(x)) {
+        throw new Error(`galmorph: ${this.file}, row ${i + 2} (id ${this.rows[i]![this.idCol]}): column '${name}' holds '${v}', not a number`);
+      }
+      out[i] = x;
+    });
+    return out;
+  }
+
+  /** The first n rows (or those with the given ids) as a smaller catalogue. */
+  subset(selector: number | string[]): Catalog {
+    const rows = typeof selector === 'number' ? this.rows.slice(0, selector) : selector.map((id) => this.byId(id));
+    return new Catalog(this.file, this.columns, rows, this.idCol, this.imageCol);
+  }
+}
+
+/** Throws, naming the file and the missing column and listing the columns present. */
+export function requireColumns(file: string, present: string[], wanted: string[]): void {
+  const missing = wanted.filter((c) => !present.includes(c));
+  if (missing.length > 0) {
+    throw new Error(
+      `galmorph: ${file} has no column ${missing.map((c) => `'${c}'`).join(', ')}. ` +
+        `Columns present: ${present.join(', ')}. Choose others with --id-col / --image-col (idCol / imageCol).`,
+    );
+  }
+}
+
+/** Reads a CSV catalogue and validates its id and image columns. */
+export function readCatalog(file: string, options: CatalogOptions = {}): Catalog {
+  const idCol = options.idCol ?? 'id';
+  const imageCol = options.imageCol ?? 'file';
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new Error(`galmorph: catalogue file not found: ${abs}`);
+  const text = fs.readFileSync(abs, 'utf8');
+  const parsed = Papa.parse<CatalogRow>(text, { header: true, skipEmptyLines: true, dynamicTyping: false });
+  if (parsed.errors.length > 0) {
+    const e = parsed.errors[0]!;
+    throw new Error(`galmorph: ${abs}, row ${(e.row ?? 0) + 2}: ${e.message}`);
+  }
+  const columns = parsed.meta.fields ?? [];
+  requireColumns(abs, columns, [idCol, imageCol]);
+  const rows = parsed.data;
+
+  const seen = new Map<string, number>();
+  const dupes: string[] = [];
+  rows.forEach((r, i) => {
+    const id = r[idCol]!;
+    if (id === undefined || id.trim() === '') throw new Error(`galmorph: ${abs}, row ${i + 2}: empty id in column '${idCol}'`);
+    const first = seen.get(id);
+    if (first !== undefined) dupes.push(`'${id}' (rows ${first + 2} and ${i + 2})`);
+    else seen.set(id, i);
+  });
+  if (dupes.length > 0) {
+    throw new Error(`galmorph: ${abs}: ${dupes.length} duplicate id(s) in column '${idCol}': ${dupes.slice(0, 10).join(', ')}`);
+  }
+
+  const catalog = new Catalog(abs, columns, rows, idCol, imageCol);
+  if (options.checkImages ?? true) {
+    const missing = rows.filter((r) => !fs.existsSync(catalog.imagePath(r)));
+    if (missing.length > 0) {
+      const list = missing.slice(0, 10).map((r) => `  ${r[idCol]}: ${catalog.imagePath(r)}`);
+      throw new Error(`galmorph: ${abs}: ${missing.length} of ${rows.length} image files are missing (column '${imageCol}'); the first ${list.length}:\n${list.join('\n')}`);
+    }
+  }
+  return catalog;
+}

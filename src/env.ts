@@ -1,0 +1,74 @@
+/**
+ * `galmorph env`: what this machine offers galmorph, in one screen.
+ */
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs';
+import { BackendChoice, initBackend } from './backend/select';
+import { findChromium } from './plots/export';
+import { plotlyVersion } from './plots/figure';
+import { jupyterStatus, JupyterStatus } from './notebooks/jupyter';
+import { DataRoot, dataRoots, outDir } from './paths';
+import { VERSION } from './version';
+
+export interface EnvReport {
+  galmorph: string;
+  node: string;
+  tfjs: string;
+  plotly: string;
+  backend: BackendChoice | { error: string };
+  jupyter: JupyterStatus;
+  chromium: { path?: string; version?: string; problem?: string };
+  data: DataRoot[];
+  out: string;
+}
+
+function chromiumStatus(): EnvReport['chromium'] {
+  const p = findChromium();
+  if (!p) return { problem: 'not found: install it with sudo apt-get install -y chromium (or set GALMORPH_CHROMIUM)' };
+  const r = spawnSync(p, ['--version'], { encoding: 'utf8' });
+  return { path: p, version: r.status === 0 ? r.stdout.trim() : undefined };
+}
+
+export async function environmentReport(): Promise<EnvReport> {
+  let backend: EnvReport['backend'];
+  try {
+    backend = await initBackend();
+  } catch (err) {
+    backend = { error: err instanceof Error ? err.message : String(err) };
+  }
+  return {
+    galmorph: VERSION,
+    node: process.version,
+    tfjs: tf.version.tfjs,
+    plotly: plotlyVersion(),
+    backend,
+    jupyter: jupyterStatus(),
+    chromium: chromiumStatus(),
+    data: dataRoots(),
+    out: outDir(),
+  };
+}
+
+/** The report as aligned text lines. */
+export function formatEnvReport(r: EnvReport): string {
+  const lines: string[] = [];
+  const row = (k: string, v: string) => lines.push(`${k.padEnd(10)} ${v}`);
+  row('galmorph', r.galmorph);
+  row('node', r.node);
+  row('tfjs', `${r.tfjs} (@tensorflow/tfjs API; plotly.js ${r.plotly})`);
+  if ('error' in r.backend) {
+    row('backend', `NONE — ${r.backend.error}`);
+  } else {
+    row('backend', `${r.backend.name} (${r.backend.packageName}) — ${r.backend.reason}`);
+    for (const a of r.backend.attempts) row('', `  ${a.ok ? 'ok  ' : 'no  '}${a.name}${a.detail ? `: ${a.detail}` : ''}`);
+    if (!process.env.GALMORPH_BACKEND) row('', '  (GALMORPH_BACKEND=node-gpu|node|wasm|cpu forces one)');
+  }
+  const j = r.jupyter;
+  row('jupyter', j.problem ? `NOT READY — ${j.problem}` : `${j.python}: ${j.versions}; tslab kernel registered`);
+  row('', `  kernel spec: ${j.kernelSpec}`);
+  row('chromium', r.chromium.path ? `${r.chromium.path} (${r.chromium.version ?? 'version unknown'})` : `NOT FOUND — ${r.chromium.problem}`);
+  r.data.forEach((d, i) => row(i === 0 ? 'data' : '', `${d.exists ? 'ok  ' : 'no  '}${d.dir} (${d.source})`));
+  if (!process.env.GALMORPH_DATA) row('', '  (GALMORPH_DATA=dir1:dir2 adds folders searched first)');
+  row('out', r.out);
+  return lines.join('\n');
+}

@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NotebookCellError, runNotebook } from '../src/notebooks/run';
+import { listNotebooks, reproduce } from '../src/notebooks/reproduce';
+import { jupyterEnv, jupyterStatus } from '../src/notebooks/jupyter';
+import { notebookJson, parseCells } from '../scripts/notebook-json';
+import { projectRoot } from '../src/paths';
+import { tempDir } from './support/fixtures';
+
+function writeNotebook(dir: string, name: string, source: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, notebookJson(parseCells(source)));
+  return file;
+}
+
+const GOOD = `// %% [markdown]
+// # a test notebook
+// %%
+import * as gm from "galmorph";
+import { showTable, saveTable } from "galmorph/kernel";
+const b = await gm.initBackend();
+console.log("backend " + b.name);
+// %%
+saveTable([{ answer: 6 * 7 }], "answer");
+`;
+
+const THROWS = `// %% [markdown]
+// # a notebook that throws
+// %%
+const galaxies: number = 3;
+console.log("before " + galaxies);
+// %% [markdown]
+// the next cell fails
+// %%
+throw new Error("boom at galaxy 42");
+// %%
+console.log("never reached");
+`;
+
+describe('notebook execution (tslab kernel, headless)', function () {
+  this.timeout(180_000);
+
+  it('the tslab kernel is registered in the project-local Jupyter path only', () => {
+    const status = jupyterStatus();
+    assert.equal(status.problem, undefined, status.problem);
+    assert.ok(status.kernelSpec.startsWith(path.join(projectRoot(), '.jupyter')));
+    const spec = JSON.parse(fs.readFileSync(status.kernelSpec, 'utf8'));
+    assert.equal(spec.argv[0], path.join(projectRoot(), 'node_modules', '.bin', 'tslab'));
+    for (const v of Object.values(jupyterEnv())) assert.ok(v.startsWith(path.join(projectRoot(), '.jupyter')), v);
+  });
+
+  it('runs a notebook, keeps its outputs, and exports HTML that loads nothing from the network', async () => {
+    const dir = tempDir('nb-', true);
+    const out = tempDir();
+    const nb = writeNotebook(dir, 'good.ipynb', GOOD);
+    const res = await runNotebook(nb, { outDir: path.join(out, 'notebooks'), env: { GALMORPH_OUT: out, GALMORPH_BACKEND: 'cpu' } });
+    const executed = JSON.parse(fs.readFileSync(res.ipynb, 'utf8'));
+    const texts = executed.cells.flatMap((c: { outputs?: { text?: string[] }[] }) => (c.outputs ?? []).flatMap((o) => o.text ?? []));
+    assert.ok(texts.join('').includes('backend cpu'), 'the kernel ran with the backend it was given');
+    assert.equal(fs.readFileSync(path.join(out, 'tables', 'answer.csv'), 'utf8'), 'answer\n42\n');
+    const html = fs.readFileSync(res.html, 'utf8');
+    assert.ok(html.includes('backend cpu'));
+    assert.ok(!/<script[^>]+src=["']https?:/i.test(html), 'no script from a CDN');
+    assert.ok(!/<link[^>]+href=["']https?:/i.test(html), 'no stylesheet from a CDN');
+  });
+
+  it('a cell that throws fails the run, naming the notebook and the cell, and keeps the partial output', async () => {
+    const dir = tempDir();
+    const out = tempDir();
+    const nb = writeNotebook(dir, 'throws.ipynb', THROWS);
+    const err = await runNotebook(nb, { outDir: out }).then(
+      () => assert.fail('should have thrown'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof NotebookCellError, String(err));
+    assert.equal(err.notebook, nb);
+    assert.equal(err.cellIndex, 3, 'cells are counted as Jupyter does, markdown included');
+    assert.match(err.detail, /boom at galaxy 42/);
+    const partial = JSON.parse(fs.readFileSync(path.join(out, 'throws.ipynb'), 'utf8'));
+    assert.ok(JSON.stringify(partial.cells[1].outputs).includes('before 3'));
+    assert.deepEqual(partial.cells[4].outputs, [], 'later cells were not run');
+  });
+
+  it('a TypeScript error in a cell fails the run with the compiler message', async () => {
+    const dir = tempDir('nb-', true);
+    const nb = writeNotebook(dir, 'typo.ipynb', '// %%\nconst n: number = "three";\n');
+    await assert.rejects(runNotebook(nb, { outDir: tempDir() }), (e: unknown) => {
+      assert.ok(e instanceof NotebookCellError);
+      assert.equal(e.cellIndex, 0);
+      assert.match(e.detail, /Type 'string' is not assignable to type 'number'/);
+      return true;
+    });
+  });
+
+  it('reproduce stops at a failing notebook and says which notebook and cell failed', async () => {
+    const dir = tempDir('nb-', true);
+    const out = tempDir();
+    writeNotebook(dir, '01-fine.ipynb', GOOD);
+    writeNotebook(dir, '02-broken.ipynb', THROWS);
+    writeNotebook(dir, '03-after.ipynb', GOOD);
+    assert.deepEqual(listNotebooks(dir).map((f) => path.basename(f)), ['01-fine.ipynb', '02-broken.ipynb', '03-after.ipynb']);
+    const lines: string[] = [];
+    await assert.rejects(
+      reproduce({ notebooksDir: dir, out, log: (l) => lines.push(l) }),
+      /galmorph reproduce: 02-broken\.ipynb failed at cell 3 .*\n[\s\S]*boom at galaxy 42/,
+    );
+    assert.ok(fs.existsSync(path.join(out, 'notebooks', '01-fine.html')));
+    assert.ok(!fs.existsSync(path.join(out, 'notebooks', '03-after.ipynb')), 'later notebooks are not run');
+    assert.ok(lines.some((l) => l.includes('[2/3] 02-broken.ipynb')));
+  });
+});
