@@ -58,6 +58,8 @@ describe('notebook execution (tslab kernel, headless)', function () {
     const executed = JSON.parse(fs.readFileSync(res.ipynb, 'utf8'));
     const texts = executed.cells.flatMap((c: { outputs?: { text?: string[] }[] }) => (c.outputs ?? []).flatMap((o) => o.text ?? []));
     assert.ok(texts.join('').includes('backend cpu'), 'the kernel ran with the backend it was given');
+    const counts = executed.cells.filter((c: { cell_type: string }) => c.cell_type === 'code').map((c: { execution_count: number }) => c.execution_count);
+    assert.deepEqual(counts, [1, 2], 'cells are numbered as in Jupyter');
     assert.equal(fs.readFileSync(path.join(out, 'tables', 'answer.csv'), 'utf8'), 'answer\n42\n');
     const html = fs.readFileSync(res.html, 'utf8');
     assert.ok(html.includes('backend cpu'));

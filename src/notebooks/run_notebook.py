@@ -50,6 +50,11 @@ def main():
                 client.execute_cell(nb.cells[index], index)
             except CellExecutionError as err:
                 failed = (index, err)
+            finally:
+                # tslab sends no execute_input message, so number the cells here as Jupyter would.
+                if nb.cells[index].get("execution_count") is None:
+                    nb.cells[index]["execution_count"] = n
+            if failed is not None:
                 break
     write_outputs(nb, args.out_ipynb, args.out_html, args.template_dir)
     if failed is not None:
