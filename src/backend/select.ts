@@ -7,6 +7,8 @@
  * `GALMORPH_BACKEND=<name>` forces one and fails loudly if it cannot be loaded.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmTrainingKernels } from './wasm-kernels';
+import { installLeanGradients } from './lean-gradients';
 
 /** Backend names galmorph understands, in default preference order. */
 export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -60,6 +62,8 @@ async function activate(tfjsName: string): Promise<void> {
   const ok = await tf.setBackend(tfjsName);
   if (!ok) throw new Error(`tfjs could not initialise the '${tfjsName}' backend`);
   await tf.ready();
+  // Backend-independent: frees gradients during backprop instead of at its end.
+  installLeanGradients();
 }
 
 /** The real candidates, in default order. */
@@ -89,6 +93,8 @@ export function defaultCandidates(): BackendCandidate[] {
       tfjsName: 'wasm',
       load: async () => {
         requireOptional('@tensorflow/tfjs-backend-wasm');
+        // galmorph's gradient kernels make the wasm backend able to train conv nets.
+        registerWasmTrainingKernels();
         await activate('wasm');
       },
     },

@@ -1,0 +1,98 @@
+"""PyTorch reference for `npm run bench:backend`: the same models, batch and measurement protocol.
+
+Run by bench/backend.ts with /usr/bin/python3 (Debian python3-torch), 2 threads, and jemalloc
+preloaded with retain:true (without it fresh large allocations page-fault heavily on these VMs).
+Prints one JSON object: {"torch": version, "threads": n, "rows": [{model, size, phase, batch, img_s, runs}]}.
+Usage: torch_backend.py '<json list of {model, size, batch, phases, micro_batch}>' REPEATS ITERS
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+
+def conv_bn_relu(cin, cout):
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01), nn.ReLU(inplace=True)]
+
+
+def plain_cnn(widths, pool_after):
+    layers, cin = [], 3
+    for i, w in enumerate(widths):
+        layers += conv_bn_relu(cin, w)
+        if i in pool_after:
+            layers.append(nn.MaxPool2d(2))
+        cin = w
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers), cin
+
+
+def build(name):
+    """Same architectures as src/models/encoders.ts, with a dense head of 34 outputs."""
+    if name == "smallcnn":
+        enc, width = plain_cnn([32, 64, 128], {0, 1})
+    elif name == "galmorph-cnn":
+        enc, width = plain_cnn([32, 64, 128, 192, 256], {0, 1, 2, 3})
+    elif name == "efficientnet-b0":
+        import torchvision
+
+        net = torchvision.models.efficientnet_b0(weights=None)
+        enc, width = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), nn.Flatten()), 1280
+    else:
+        raise SystemExit(f"unknown model {name}")
+    return nn.Sequential(enc, nn.Linear(width, 34))
+
+
+def measure(fn, batch, repeats, iters):
+    fn()
+    fn()  # warm-up: allocator, mkldnn primitive caches
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        rates.append(batch * iters / (time.perf_counter() - t))
+    return statistics.median(rates), rates
+
+
+def main():
+    configs = json.loads(sys.argv[1])
+    repeats, iters = int(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    rows = []
+    for cfg in configs:
+        model = build(cfg["model"])
+        b, s = cfg["batch"], cfg["size"]
+        x = torch.randn(b, 3, s, s)
+        y = torch.randn(b, 34)
+        for phase in cfg["phases"]:
+            if phase == "forward":
+                model.eval()
+
+                def step():
+                    with torch.inference_mode():
+                        model(x)
+
+            else:
+                model.train()
+                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                micro = cfg.get("micro_batch") or b
+
+                def step():
+                    opt.zero_grad(set_to_none=True)
+                    for i in range(0, b, micro):
+                        loss = nn.functional.mse_loss(model(x[i : i + micro]), y[i : i + micro]) * (min(micro, b - i) / b)
+                        loss.backward()
+                    opt.step()
+
+            med, runs = measure(step, b, repeats, iters)
+            rows.append({"model": cfg["model"], "size": s, "phase": phase, "batch": b, "img_s": med, "runs": runs})
+            print(f"  torch {cfg['model']} {s}px {phase}: {med:.1f} img/s", file=sys.stderr, flush=True)
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()

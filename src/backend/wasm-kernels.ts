@@ -1,0 +1,330 @@
+/**
+ * Training kernels for the tfjs wasm backend. Out of the box it cannot train conv nets
+ * (Conv2DBackpropFilter and the depthwise gradients are not registered) and its
+ * Conv2DBackpropInput is a naive loop. Each kernel here is composed from the backend's own fast
+ * kernels (XNNPACK convolutions and matmuls, pads, slices, transposes), called through the kernel
+ * registry so that nothing is recorded on the gradient tape and intermediates are freed at once.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+
+const BACKEND = 'wasm';
+
+interface WasmBackendLike {
+  disposeData(dataId: object): boolean;
+}
+
+type Inputs = Record<string, TensorInfo>;
+
+/** Runs another wasm kernel directly (no tape, no engine bookkeeping). */
+function run(name: string, inputs: Inputs, attrs: NamedAttrMap, backend: WasmBackendLike): TensorInfo {
+  const kernel = tf.getKernel(name, BACKEND);
+  if (!kernel) throw new Error(`galmorph: the wasm backend has no '${name}' kernel`);
+  return (kernel.kernelFunc as KernelFunc)({ inputs, attrs, backend: backend as never }) as TensorInfo;
+}
+
+/** Frees intermediates (never an input or the kernel's output). */
+function free(backend: WasmBackendLike, ...infos: TensorInfo[]): void {
+  for (const t of infos) backend.disposeData(t.dataId);
+}
+
+const reshape = (x: TensorInfo, shape: number[], b: WasmBackendLike) => run('Reshape', { x }, { shape }, b);
+const transpose = (x: TensorInfo, perm: number[], b: WasmBackendLike) => run('Transpose', { x }, { perm }, b);
+const pad = (x: TensorInfo, paddings: [number, number][], b: WasmBackendLike) =>
+  run('PadV2', { x }, { paddings, constantValue: 0 } as unknown as NamedAttrMap, b);
+
+type PadAttr = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+
+function assertNHWC(dataFormat: unknown, kernel: string): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
+    throw new Error(`galmorph: ${kernel} on wasm supports NHWC only, got ${String(dataFormat)}`);
+  }
+}
+
+/**
+ * Zero-inserts `stride - 1` rows/columns between the pixels of a NHWC tensor and pads it, so that a
+ * stride-1 convolution of the result with the flipped filter is the transposed convolution.
+ * Negative padding crops.
+ */
+function dilateAndPad(
+  dy: TensorInfo,
+  strides: [number, number],
+  padding: [number, number, number, number],
+  b: WasmBackendLike,
+): TensorInfo {
+  const [n, h, w, c] = dy.shape as [number, number, number, number];
+  const [sh, sw] = strides;
+  let x = dy;
+  const owned: TensorInfo[] = [];
+  if (sh > 1 || sw > 1) {
+    // [n,h,1,w,1,c] padded to [n,h,sh,w,sw,c] then folded: every input pixel followed by zeros.
+    const r = reshape(dy, [n, h, 1, w, 1, c], b);
+    const p = pad(r, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], b);
+    x = reshape(p, [n, h * sh, w * sw, c], b);
+    free(b, r);
+    owned.push(p);
+    // The zeros after the last row/column are not part of the dilated tensor.
+    padding = [padding[0], padding[1] - (sh - 1), padding[2], padding[3] - (sw - 1)];
+  }
+  const [top, bottom, left, right] = padding;
+  let out: TensorInfo;
+  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) {
+    out = pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], b);
+  } else {
+    const pos = pad(x, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]], b);
+    const [, ph, pw] = pos.shape as number[];
+    const begin = [0, Math.max(-top, 0), Math.max(-left, 0), 0];
+    const size = [n, ph! - Math.max(-top, 0) - Math.max(-bottom, 0), pw! - Math.max(-left, 0) - Math.max(-right, 0), c];
+    out = run('Slice', { x: pos }, { begin, size }, b);
+    free(b, pos);
+  }
+  if (x !== dy) owned.push(x);
+  free(b, ...owned);
+  return out;
+}
+
+/** Padding of the transposed convolution that maps a dy of `outShape` back to `inShape`. */
+function transposedPadding(info: tf.backend_util.Conv2DInfo): [number, number, number, number] {
+  const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth, padInfo } = info;
+  const top = filterHeight - 1 - padInfo.top;
+  const left = filterWidth - 1 - padInfo.left;
+  const dilatedH = (outHeight - 1) * strideHeight + 1;
+  const dilatedW = (outWidth - 1) * strideWidth + 1;
+  // The padded, dilated dy must be inHeight + filterHeight - 1 high for a valid stride-1
+  // convolution to give back inHeight rows.
+  const bottom = inHeight + filterHeight - 1 - top - dilatedH;
+  const right = inWidth + filterWidth - 1 - left - dilatedW;
+  return [top, bottom, left, right];
+}
+
+/** dL/dx of a 2-D convolution: the convolution of the dilated, padded dy with the flipped filter. */
+export const conv2DBackpropInputConfig: KernelConfig = {
+  kernelName: 'Conv2DBackpropInput',
+  backendName: BACKEND,
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { strides, pad: padAttr, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
+      strides: [number, number] | number;
+      pad: PadAttr;
+      dataFormat?: string;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      inputShape: [number, number, number, number];
+    };
+    assertNHWC(dataFormat, 'Conv2DBackpropInput');
+    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, padAttr, dimRoundingMode);
+    const padded = dilateAndPad(dy, [info.strideHeight, info.strideWidth], transposedPadding(info), b);
+    // filter [kh,kw,in,out] → flipped spatially, in/out swapped: [kh,kw,out,in]
+    const flipped = run('Reverse', { x: filter }, { dims: [0, 1] }, b);
+    const swapped = transpose(flipped, [0, 1, 3, 2], b);
+    const dx = run('Conv2D', { x: padded, filter: swapped }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] }, b);
+    free(b, padded, flipped, swapped);
+    return dx;
+  },
+};
+
+/**
+ * The patches of a NHWC input seen by each filter tap, laid out for a plain (non-transposed) matmul:
+ * [kh*kw*c, n*outH*outW] in (kh, kw, c) row order — a transposed im2col, built from one transpose
+ * of x to channels-first and one strided slice per tap. (The wasm backend's matmul with
+ * transposeA is several times slower than with this layout.)
+ */
+function im2colT(x: TensorInfo, info: tf.backend_util.Conv2DInfo, b: WasmBackendLike): TensorInfo {
+  const { padInfo, filterHeight, filterWidth, strideHeight, strideWidth, outHeight, outWidth, dilationHeight, dilationWidth } = info;
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const needH = (outHeight - 1) * strideHeight + (filterHeight - 1) * dilationHeight + 1;
+  const needW = (outWidth - 1) * strideWidth + (filterWidth - 1) * dilationWidth + 1;
+  const padBottom = Math.max(needH - h - padInfo.top, 0);
+  const padRight = Math.max(needW - w - padInfo.left, 0);
+  const xc = transpose(x, [3, 0, 1, 2], b); // [c, n, h, w]
+  const xp = pad(xc, [[0, 0], [0, 0], [padInfo.top, padBottom], [padInfo.left, padRight]], b);
+  free(b, xc);
+  const taps: TensorInfo[] = [];
+  for (let i = 0; i < filterHeight; i++) {
+    for (let j = 0; j < filterWidth; j++) {
+      const y0 = i * dilationHeight;
+      const x0 = j * dilationWidth;
+      taps.push(
+        run(
+          'StridedSlice',
+          { x: xp },
+          {
+            begin: [0, 0, y0, x0],
+            end: [c, n, y0 + (outHeight - 1) * strideHeight + 1, x0 + (outWidth - 1) * strideWidth + 1],
+            strides: [1, 1, strideHeight, strideWidth],
+            beginMask: 0,
+            endMask: 0,
+            ellipsisMask: 0,
+            newAxisMask: 0,
+            shrinkAxisMask: 0,
+          },
+          b,
+        ),
+      );
+    }
+  }
+  const stacked = taps.length === 1 ? taps[0]! : run('Concat', taps as unknown as Inputs, { axis: 0 }, b);
+  const cols = reshape(stacked, [1, filterHeight * filterWidth * c, n * outHeight * outWidth], b);
+  free(b, xp, stacked, ...(taps.length === 1 ? [] : taps));
+  return cols;
+}
+
+/** dL/dW of a 2-D convolution: im2col(x)ᵀ · dy, one XNNPACK-backed matmul. */
+export const conv2DBackpropFilterConfig: KernelConfig = {
+  kernelName: 'Conv2DBackpropFilter',
+  backendName: BACKEND,
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const { strides, pad: padAttr, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
+      strides: [number, number] | number;
+      pad: PadAttr;
+      dataFormat?: string;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      filterShape: [number, number, number, number];
+    };
+    assertNHWC(dataFormat, 'Conv2DBackpropFilter');
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, padAttr, dimRoundingMode);
+    const [kh, kw, ci, co] = filterShape;
+    const m = info.batchSize * info.outHeight * info.outWidth;
+    const cols = im2colT(x, info, b);
+    const dy2 = reshape(dy, [1, m, co], b);
+    const dw = run('BatchMatMul', { a: cols, b: dy2 }, { transposeA: false, transposeB: false }, b);
+    const out = reshape(dw, [kh, kw, ci, co], b);
+    free(b, cols, dy2, dw);
+    return out;
+  },
+};
+
+interface DepthwiseAttrs {
+  strides: [number, number] | number;
+  dilations?: [number, number] | number;
+  pad: PadAttr;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function depthwiseInfo(xShape: number[], filterShape: number[], attrs: DepthwiseAttrs, kernel: string): tf.backend_util.Conv2DInfo {
+  const d = attrs.dilations ?? 1;
+  if ((Array.isArray(d) ? d : [d, d]).some((v) => v !== 1)) {
+    throw new Error(`galmorph: ${kernel} on wasm supports dilation 1 only (as tfjs's own gradient does)`);
+  }
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
+}
+
+/**
+ * dL/dW of a depthwise convolution: for each filter tap, the product of the strided input patch
+ * with dy, summed over batch and pixels (channel multipliers broadcast on a trailing axis).
+ */
+export const depthwiseBackpropFilterConfig: KernelConfig = {
+  kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+  backendName: BACKEND,
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs as unknown as DepthwiseAttrs & { filterShape: [number, number, number, number] };
+    const info = depthwiseInfo(x.shape, a.filterShape, a, 'DepthwiseConv2dNativeBackpropFilter');
+    const [kh, kw, c, mult] = a.filterShape;
+    const { padInfo, strideHeight, strideWidth, outHeight, outWidth, batchSize } = info;
+    const [, h, w] = x.shape as number[];
+    const padBottom = Math.max((outHeight - 1) * strideHeight + kh - h! - padInfo.top, 0);
+    const padRight = Math.max((outWidth - 1) * strideWidth + kw - w! - padInfo.left, 0);
+    const xp = pad(x, [[0, 0], [padInfo.top, padBottom], [padInfo.left, padRight], [0, 0]], b);
+    const dy5 = reshape(dy, [batchSize, outHeight, outWidth, c, mult], b);
+    const taps: TensorInfo[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const patch = run(
+          'StridedSlice',
+          { x: xp },
+          {
+            begin: [0, i, j, 0],
+            end: [batchSize, i + (outHeight - 1) * strideHeight + 1, j + (outWidth - 1) * strideWidth + 1, c],
+            strides: [1, strideHeight, strideWidth, 1],
+            beginMask: 0,
+            endMask: 0,
+            ellipsisMask: 0,
+            newAxisMask: 0,
+            shrinkAxisMask: 0,
+          },
+          b,
+        );
+        const patch5 = reshape(patch, [batchSize, outHeight, outWidth, c, 1], b);
+        const prod = run('Multiply', { a: patch5, b: dy5 }, {}, b);
+        const tap = run('Sum', { x: prod }, { axis: [0, 1, 2], keepDims: false }, b); // [c, mult]
+        free(b, patch, patch5, prod);
+        taps.push(reshape(tap, [1, c, mult], b));
+        free(b, tap);
+      }
+    }
+    const stacked = taps.length === 1 ? taps[0]! : run('Concat', taps as unknown as Inputs, { axis: 0 }, b);
+    const out = reshape(stacked, [kh, kw, c, mult], b);
+    free(b, xp, dy5, stacked, ...(taps.length === 1 ? [] : taps));
+    return out;
+  },
+};
+
+/**
+ * dL/dx of a depthwise convolution: a depthwise convolution of the dilated, padded dy with the
+ * spatially flipped filter; channel multipliers are summed afterwards.
+ */
+export const depthwiseBackpropInputConfig: KernelConfig = {
+  kernelName: 'DepthwiseConv2dNativeBackpropInput',
+  backendName: BACKEND,
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as DepthwiseAttrs & { inputShape: [number, number, number, number] };
+    const info = depthwiseInfo(a.inputShape, filter.shape, a, 'DepthwiseConv2dNativeBackpropInput');
+    const [kh, kw, c, mult] = filter.shape as [number, number, number, number];
+    const padded = dilateAndPad(dy, [info.strideHeight, info.strideWidth], transposedPadding(info), b);
+    const flipped = run('Reverse', { x: filter }, { dims: [0, 1] }, b);
+    const perChannel = reshape(flipped, [kh, kw, c * mult, 1], b);
+    const conv = run(
+      'DepthwiseConv2dNative',
+      { x: padded, filter: perChannel },
+      { strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC' },
+      b,
+    );
+    let dx: TensorInfo;
+    if (mult === 1) {
+      dx = conv;
+    } else {
+      const [n, h, w] = conv.shape as number[];
+      const split = reshape(conv, [n!, h!, w!, c, mult], b);
+      dx = run('Sum', { x: split }, { axis: [4], keepDims: false }, b);
+      free(b, split, conv);
+    }
+    free(b, padded, flipped, perChannel);
+    return dx;
+  },
+};
+
+export const WASM_TRAINING_KERNELS: KernelConfig[] = [
+  conv2DBackpropInputConfig,
+  conv2DBackpropFilterConfig,
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+];
+
+let registered = false;
+
+/**
+ * Registers galmorph's training kernels on the wasm backend (replacing its naive
+ * Conv2DBackpropInput). Idempotent; call after `@tensorflow/tfjs-backend-wasm` is loaded.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  for (const k of WASM_TRAINING_KERNELS) {
+    if (tf.getKernel(k.kernelName, BACKEND)) tf.unregisterKernel(k.kernelName, BACKEND);
+    tf.registerKernel(k);
+  }
+  registered = true;
+}

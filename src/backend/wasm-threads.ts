@@ -1,0 +1,112 @@
+/**
+ * Multi-threaded wasm in Node. tfjs-backend-wasm ships a threaded SIMD build (XNNPACK on a
+ * pthreadpool) but refuses it in Node, because it hands Emscripten its thread worker script and its
+ * main script as Blob URLs, which Node's worker_threads cannot load. Emscripten's Node support is
+ * otherwise in the build. During the backend's initialisation this module:
+ *   - records the source text of Blobs made from strings, and turns their object URLs into
+ *     temporary files that worker_threads can start;
+ *   - patches the worker script so that, handed the main-script Blob, it loads that script's file;
+ *   - unrefs the pthread workers so that scripts still exit when they are done;
+ *   - reports 2x the wanted thread count as logical cores while the module starts: the backend
+ *     assumes two hyperthreads per core and uses half the logical cores, which on a 2-vCPU
+ *     machine is one thread.
+ * Opt-in through `GALMORPH_WASM_THREADS` (a count; 1 keeps the single-threaded build).
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as workerThreads from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+
+const MAIN_SCRIPT_ENV = 'GALMORPH_WASM_MAIN_SCRIPT';
+// The worker's Node shim evaluates `fs.readFileSync(f)`; handed the main-script Blob, the worker
+// makes it an object URL first, which Node's fs cannot open.
+const IMPORT_SCRIPTS = 'importScripts:function(f){';
+const IMPORT_SCRIPTS_PATCHED = `importScripts:function(f){if(typeof f!=="string"||f.startsWith("blob:"))f=process.env.${MAIN_SCRIPT_ENV};`;
+
+function writeTemp(text: string): string {
+  const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), 'galmorph-wasm');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${hash}.js`);
+  if (!fs.existsSync(file)) {
+    fs.writeFileSync(`${file}.${process.pid}`, text);
+    fs.renameSync(`${file}.${process.pid}`, file);
+  }
+  return file;
+}
+
+/**
+ * Runs `init` (the wasm backend's initialisation) with the Blob/Worker shims in place, and the
+ * threaded build enabled with `threads` threads.
+ */
+export async function withWasmThreads<T>(threads: number, init: () => Promise<T>): Promise<T> {
+  const wasm = require('@tensorflow/tfjs-backend-wasm') as { setThreadsCount(n: number): void };
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(threads);
+
+  const OriginalBlob = globalThis.Blob;
+  const originalCreateObjectURL = URL.createObjectURL;
+  const sources = new WeakMap<Blob, string>();
+  class SourceBlob extends OriginalBlob {
+    constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
+      super(parts, options);
+      if (parts && parts.every((p) => typeof p === 'string')) sources.set(this, (parts as string[]).join(''));
+    }
+  }
+  globalThis.Blob = SourceBlob as typeof Blob;
+  URL.createObjectURL = (obj: Blob) => {
+    const text = sources.get(obj);
+    if (text === undefined) return originalCreateObjectURL(obj);
+    return writeTemp(text.includes(IMPORT_SCRIPTS) ? text.replace(IMPORT_SCRIPTS, IMPORT_SCRIPTS_PATCHED) : text);
+  };
+  // Emscripten takes worker_threads.Worker when its module initialises: unref every pool worker.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const wt = require('node:worker_threads') as { Worker: typeof workerThreads.Worker };
+  const OriginalWorker = wt.Worker;
+  class UnrefWorker extends OriginalWorker {
+    constructor(filename: string | URL, options?: workerThreads.WorkerOptions) {
+      super(filename, options);
+      this.unref();
+    }
+  }
+  try {
+    wt.Worker = UnrefWorker;
+  } catch {
+    // a frozen module namespace: workers stay referenced (scripts then need process.exit)
+  }
+  // The module object itself (an `import * as` namespace is read-only), as Emscripten requires it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mutableOs = require('node:os') as { cpus: typeof os.cpus };
+  const originalCpus = mutableOs.cpus;
+  mutableOs.cpus = () => {
+    const real = originalCpus();
+    return Array.from({ length: 2 * threads }, (_, i) => real[i % real.length]!);
+  };
+  // tfjs passes the main script as a Blob it builds from the factory's source; the patched worker
+  // reads it from this file instead.
+  const mainBlobText = await captureMainScript();
+  if (mainBlobText) process.env[MAIN_SCRIPT_ENV] = writeTemp(mainBlobText);
+  try {
+    return await init();
+  } finally {
+    mutableOs.cpus = originalCpus;
+    globalThis.Blob = OriginalBlob;
+    URL.createObjectURL = originalCreateObjectURL;
+    try {
+      wt.Worker = OriginalWorker;
+    } catch {
+      // see above
+    }
+  }
+}
+
+/** The main script tfjs will hand to its workers: `var WasmBackendModuleThreadedSimd = <factory>`. */
+async function captureMainScript(): Promise<string | undefined> {
+  const file = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const factory = require(file) as ((...a: unknown[]) => unknown) & { default?: (...a: unknown[]) => unknown };
+  const fn = factory.default ?? factory;
+  return typeof fn === 'function' ? `var WasmBackendModuleThreadedSimd = ${fn.toString()}` : undefined;
+}

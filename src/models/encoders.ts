@@ -1,0 +1,150 @@
+/**
+ * Encoder architectures by name: the image → representation part of every galmorph model.
+ * A registry behind one factory (`buildEncoder`), each with its default input size:
+ *   galmorph-cnn     the CPU-fast default: five conv3x3 + batch-norm + ReLU blocks, 96 px
+ *   smallcnn         three conv blocks (32-64-128): the speed yardstick of bench:backend
+ *   efficientnet-b0  the paper's encoder (Tan & Le 2019), 224 px
+ * The representation is the global-average-pooled output of the last block.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { GalmorphBatchNorm } from './layers/batch-norm';
+
+export interface EncoderOptions {
+  /** Input size in pixels (square). Default: the architecture's own. */
+  size?: number;
+  /** 3 for RGB, 1 for greyscale. Default 3. */
+  channels?: number;
+}
+
+export interface EncoderSpec {
+  name: string;
+  description: string;
+  defaultSize: number;
+  /** Builds layers from an input to the pooled representation. */
+  build: (input: tf.SymbolicTensor) => tf.SymbolicTensor;
+}
+
+type Sym = tf.SymbolicTensor;
+const apply = (layer: tf.layers.Layer, x: Sym): Sym => layer.apply(x) as Sym;
+
+function convBnAct(x: Sym, filters: number, name: string, opts: { kernel?: number; stride?: number; act?: 'relu' | 'swish' } = {}): Sym {
+  x = apply(tf.layers.conv2d({ filters, kernelSize: opts.kernel ?? 3, strides: opts.stride ?? 1, padding: 'same', useBias: false, name: `${name}_conv` }), x);
+  x = apply(new GalmorphBatchNorm({ name: `${name}_bn` }), x);
+  return apply(tf.layers.activation({ activation: opts.act ?? 'relu', name: `${name}_${opts.act ?? 'relu'}` }), x);
+}
+
+const pool = (x: Sym, name: string) => apply(tf.layers.maxPooling2d({ poolSize: 2, name }), x);
+const gap = (x: Sym) => apply(tf.layers.globalAveragePooling2d({ name: 'representation' }), x);
+
+function galmorphCnn(input: Sym): Sym {
+  let x = input;
+  const widths = [32, 64, 128, 192, 256];
+  widths.forEach((w, i) => {
+    x = convBnAct(x, w, `block${i + 1}`);
+    if (i < widths.length - 1) x = pool(x, `block${i + 1}_pool`);
+  });
+  return gap(x);
+}
+
+function smallCnnEncoder(input: Sym): Sym {
+  let x = convBnAct(input, 32, 'block1');
+  x = pool(x, 'block1_pool');
+  x = convBnAct(x, 64, 'block2');
+  x = pool(x, 'block2_pool');
+  x = convBnAct(x, 128, 'block3');
+  return gap(x);
+}
+
+/** EfficientNet mobile inverted bottleneck with squeeze-and-excitation (no stochastic depth). */
+function mbConv(x: Sym, name: string, inF: number, outF: number, expand: number, kernel: number, stride: number): Sym {
+  const shortcut = x;
+  const mid = inF * expand;
+  if (expand !== 1) x = convBnAct(x, mid, `${name}_expand`, { kernel: 1, act: 'swish' });
+  x = apply(tf.layers.depthwiseConv2d({ kernelSize: kernel, strides: stride, padding: 'same', useBias: false, name: `${name}_dwconv` }), x);
+  x = apply(new GalmorphBatchNorm({ name: `${name}_bn` }), x);
+  x = apply(tf.layers.activation({ activation: 'swish', name: `${name}_swish` }), x);
+  // squeeze-and-excitation: channel weights from the pooled features
+  const squeezed = Math.max(1, Math.floor(inF * 0.25));
+  let se = apply(tf.layers.globalAveragePooling2d({ name: `${name}_se_pool` }), x);
+  se = apply(tf.layers.reshape({ targetShape: [1, 1, mid], name: `${name}_se_reshape` }), se);
+  se = apply(tf.layers.conv2d({ filters: squeezed, kernelSize: 1, activation: 'swish', name: `${name}_se_reduce` }), se);
+  se = apply(tf.layers.conv2d({ filters: mid, kernelSize: 1, activation: 'sigmoid', name: `${name}_se_expand` }), se);
+  x = tf.layers.multiply({ name: `${name}_se_scale` }).apply([x, se]) as Sym;
+  x = apply(tf.layers.conv2d({ filters: outF, kernelSize: 1, padding: 'same', useBias: false, name: `${name}_project_conv` }), x);
+  x = apply(new GalmorphBatchNorm({ name: `${name}_project_bn` }), x);
+  if (stride === 1 && inF === outF) x = tf.layers.add({ name: `${name}_add` }).apply([x, shortcut]) as Sym;
+  return x;
+}
+
+/** EfficientNetB0 stages: expand ratio, kernel, stride, output filters, repeats. */
+const B0_STAGES: [number, number, number, number, number][] = [
+  [1, 3, 1, 16, 1],
+  [6, 3, 2, 24, 2],
+  [6, 5, 2, 40, 2],
+  [6, 3, 2, 80, 3],
+  [6, 5, 1, 112, 3],
+  [6, 5, 2, 192, 4],
+  [6, 3, 1, 320, 1],
+];
+
+function efficientNetB0(input: Sym): Sym {
+  let x = convBnAct(input, 32, 'stem', { stride: 2, act: 'swish' });
+  let inF = 32;
+  B0_STAGES.forEach(([expand, kernel, stride, outF, repeats], s) => {
+    for (let r = 0; r < repeats; r++) {
+      x = mbConv(x, `block${s + 1}${String.fromCharCode(97 + r)}`, inF, outF, expand, kernel, r === 0 ? stride : 1);
+      inF = outF;
+    }
+  });
+  x = convBnAct(x, 1280, 'top', { kernel: 1, act: 'swish' });
+  return gap(x);
+}
+
+export const ENCODERS: Record<string, EncoderSpec> = {
+  'galmorph-cnn': {
+    name: 'galmorph-cnn',
+    description: 'CPU-fast default: 5 conv3x3+BN+ReLU blocks (32-64-128-192-256), max-pool between, 256-d representation',
+    defaultSize: 96,
+    build: galmorphCnn,
+  },
+  smallcnn: {
+    name: 'smallcnn',
+    description: 'speed yardstick: 3 conv3x3+BN+ReLU blocks (32-64-128), 128-d representation',
+    defaultSize: 64,
+    build: smallCnnEncoder,
+  },
+  'efficientnet-b0': {
+    name: 'efficientnet-b0',
+    description: "the paper's encoder: EfficientNetB0 (MBConv + squeeze-excite, swish), 1280-d representation",
+    defaultSize: 224,
+    build: efficientNetB0,
+  },
+};
+
+export const DEFAULT_ENCODER = 'galmorph-cnn';
+
+/** The spec for a name; the error lists the valid names. */
+export function encoderSpec(name: string): EncoderSpec {
+  const spec = ENCODERS[name];
+  if (!spec) throw new Error(`galmorph: unknown architecture '${name}'. Valid choices: ${Object.keys(ENCODERS).join(', ')}`);
+  return spec;
+}
+
+/** An encoder model: image [size, size, channels] → representation vector. */
+export function buildEncoder(name: string = DEFAULT_ENCODER, options: EncoderOptions = {}): tf.LayersModel {
+  const spec = encoderSpec(name);
+  const size = options.size ?? spec.defaultSize;
+  const channels = options.channels ?? 3;
+  if (!Number.isInteger(size) || size < 16) throw new Error(`galmorph: input size must be an integer of at least 16 pixels, got ${size}`);
+  if (channels !== 1 && channels !== 3) throw new Error(`galmorph: channels must be 1 (greyscale) or 3 (RGB), got ${channels}`);
+  const input = tf.input({ shape: [size, size, channels], name: 'image' });
+  return tf.model({ inputs: input, outputs: spec.build(input), name: spec.name });
+}
+
+/** Encoder plus a dense head with `outputs` units: the model bench:backend trains. */
+export function withDenseHead(encoder: tf.LayersModel, outputs: number): tf.LayersModel {
+  const input = encoder.inputs[0]!;
+  const rep = encoder.outputs[0]!;
+  const out = tf.layers.dense({ units: outputs, name: 'head' }).apply(rep) as Sym;
+  return tf.model({ inputs: input, outputs: out, name: `${encoder.name}_head` });
+}

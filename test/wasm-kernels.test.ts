@@ -1,0 +1,162 @@
+import { strict as assert } from 'node:assert';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend/select';
+import { WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels';
+import { batchNormTraining } from '../src/models/layers/batch-norm';
+import { buildEncoder, withDenseHead } from '../src/models/encoders';
+
+/** Small deterministic RNG (mulberry32) so the random shapes are the same every run. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const pick = <T>(r: () => number, xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+
+interface Case {
+  x: number[];
+  f: number[];
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+function randomCases(seed: number, depthwise: boolean, count: number): Case[] {
+  const r = rng(seed);
+  const cases: Case[] = [];
+  for (let i = 0; i < count; i++) {
+    const k = pick(r, [1, 3, 3, 5]);
+    const h = k + Math.floor(r() * 8);
+    const w = k + Math.floor(r() * 8);
+    const c = 1 + Math.floor(r() * 4);
+    const out = depthwise ? pick(r, [1, 1, 2]) : 1 + Math.floor(r() * 5);
+    cases.push({ x: [2 + Math.floor(r() * 2), h, w, c], f: [k, k, c, out], stride: i % 2 === 0 ? 2 : 1, pad: i % 4 < 2 ? 'same' : 'valid' });
+  }
+  return cases;
+}
+
+/** Runs f on a backend and returns the gradients as plain arrays. */
+async function gradsOn(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: Float32Array[], shapes: number[][]): Promise<Float32Array[]> {
+  await initBackend(backend);
+  const before = tf.memory().numTensors;
+  const xs = inputs.map((v, i) => tf.tensor(v, shapes[i]));
+  const gs = tf.grads(f)(xs);
+  const out = await Promise.all(gs.map((g) => g.data() as Promise<Float32Array>));
+  tf.dispose([...xs, ...gs]);
+  assert.equal(tf.memory().numTensors, before, `no tensor leaked on ${backend}`);
+  return out;
+}
+
+function relError(a: Float32Array, ref: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - ref[i]!));
+    scale = Math.max(scale, Math.abs(ref[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+function randomData(shape: number[], seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1);
+}
+
+async function checkParity(name: string, f: (x: tf.Tensor, w: tf.Tensor, c: Case) => tf.Tensor, cases: Case[]): Promise<void> {
+  for (const c of cases) {
+    const inputs = [randomData(c.x, 1), randomData(c.f, 2)];
+    const loss = (x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(f(x, w, c)));
+    const wasm = await gradsOn('wasm', loss, inputs, [c.x, c.f]);
+    const cpu = await gradsOn('cpu', loss, inputs, [c.x, c.f]);
+    const label = `${name} x=[${c.x}] f=[${c.f}] stride ${c.stride} ${c.pad}`;
+    assert.ok(relError(wasm[0]!, cpu[0]!) < 2e-5, `${label}: dx relative error ${relError(wasm[0]!, cpu[0]!)}`);
+    assert.ok(relError(wasm[1]!, cpu[1]!) < 2e-5, `${label}: dW relative error ${relError(wasm[1]!, cpu[1]!)}`);
+  }
+}
+
+describe('wasm training kernels', function () {
+  this.timeout(120_000);
+  after(() => initBackend('wasm'));
+
+  it('are registered on the wasm backend once it is chosen', async () => {
+    await initBackend('wasm');
+    for (const k of WASM_TRAINING_KERNELS) {
+      assert.equal(tf.getKernel(k.kernelName, 'wasm')?.kernelFunc, k.kernelFunc, `${k.kernelName} is galmorph's`);
+    }
+  });
+
+  it('conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter) match the cpu backend', async () => {
+    await checkParity('conv2d', (x, w, c) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad), randomCases(7, false, 12));
+  });
+
+  it('depthwise gradients (DepthwiseConv2dNativeBackpropInput/Filter) match the cpu backend, multipliers too', async () => {
+    await checkParity('depthwise', (x, w, c) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad), randomCases(11, true, 12));
+  });
+
+  it('conv2d with bias and ReLU (the fused op layers use) has matching gradients', async () => {
+    const cases = randomCases(5, false, 4);
+    await checkParity(
+      'fused conv2d',
+      (x, w, c) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: c.stride, pad: c.pad, bias: tf.fill([c.f[3]!], 0.1), activation: 'relu' }),
+      cases,
+    );
+  });
+
+  it('closed-form batch-norm gradient matches autodiff of the textbook formula on cpu', async () => {
+    const shape = [3, 5, 4, 6];
+    const inputs = [randomData(shape, 3), randomData([6], 4).map((v) => v + 1.5), randomData([6], 5)];
+    const shapes = [shape, [6], [6]];
+    const ours = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const r = batchNormTraining(x, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3);
+      r.mean.dispose();
+      r.variance.dispose();
+      // a loss whose gradient is not uniform, so every term of dx matters
+      return tf.sum(tf.mul(tf.square(r.y), tf.linspace(0.5, 2, 6)));
+    };
+    const reference = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      const y = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-3))), g), b);
+      return tf.sum(tf.mul(tf.square(y), tf.linspace(0.5, 2, 6)));
+    };
+    const ref = await gradsOn('cpu', reference, inputs, shapes);
+    for (const backend of ['cpu', 'wasm']) {
+      const got = await gradsOn(backend, ours, inputs, shapes);
+      ['dx', 'dgamma', 'dbeta'].forEach((n, i) => assert.ok(relError(got[i]!, ref[i]!) < 5e-5, `${backend} ${n}: ${relError(got[i]!, ref[i]!)}`));
+    }
+  });
+
+  it('trains the small CNN on wasm: the loss falls and no tensor leaks', async () => {
+    await initBackend('wasm');
+    const model = withDenseHead(buildEncoder('smallcnn', { size: 16 }), 2);
+    // A learnable task: bright centre (class 1) against dark centre (class 0).
+    const n = 32;
+    const xs = tf.tidy(() => {
+      const base = tf.randomUniform([n, 16, 16, 3], 0, 0.3, 'float32', 1);
+      const centre = tf.pad(tf.ones([n / 2, 6, 6, 3]), [[0, n / 2], [5, 5], [5, 5], [0, 0]]);
+      return tf.add(base, tf.mul(centre, 0.7));
+    });
+    const ys = tf.oneHot(tf.tensor1d([...Array(n / 2).fill(1), ...Array(n / 2).fill(0)], 'int32'), 2).toFloat();
+    const opt = tf.train.adam(0.01);
+    const before = tf.memory().numTensors;
+    const losses: number[] = [];
+    for (let step = 0; step < 25; step++) {
+      const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+      losses.push((await loss.data())[0]!);
+      loss.dispose();
+    }
+    // Adam's slots are created on the first step; after that nothing may accumulate.
+    const afterFirst = tf.memory().numTensors;
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+    loss.dispose();
+    assert.equal(tf.memory().numTensors, afterFirst, 'a training step leaks no tensor');
+    assert.ok(afterFirst - before <= model.trainableWeights.length * 2 + 2, 'only optimizer state was added');
+    const first = losses.slice(0, 3).reduce((a, b) => a + b) / 3;
+    const last = losses.slice(-3).reduce((a, b) => a + b) / 3;
+    assert.ok(last < first * 0.5, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}`);
+    tf.dispose([xs, ys]);
+    model.dispose();
+    opt.dispose();
+  });
+});
