@@ -50,9 +50,9 @@ export interface Manifest {
 
 const validate = new Ajv({ allErrors: true }).compile(manifestSchema);
 
-/** The committed manifests folder. */
+/** The manifests folder: `GALMORPH_MANIFESTS`, else the committed `data-manifests/`. */
 export function manifestsDir(): string {
-  return path.join(projectRoot(), 'data-manifests');
+  return path.resolve(process.env.GALMORPH_MANIFESTS ?? path.join(projectRoot(), 'data-manifests'));
 }
 
 /** Where pinned copies of manifests live (checksums learnt at first download). */
