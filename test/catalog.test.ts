@@ -1,6 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { Table as ParquetTable, writeParquet } from 'parquet-wasm/node';
 import { readCatalog } from '../src/data/catalog';
 import { readRgb } from '../src/data/images';
 import { resolveDataPath } from '../src/paths';
@@ -61,5 +64,28 @@ describe('catalogues', () => {
     const bad = path.join(tempDir(), 'corrupt.jpg');
     fs.writeFileSync(bad, Buffer.from('not a jpeg at all'));
     await assert.rejects(readRgb(bad), new RegExp(`cannot read image ${bad.replace(/[/.]/g, '\\$&')}`));
+  });
+
+  it('reads Parquet, Arrow IPC and gzipped CSV with the same values, int64 ids exact', () => {
+    const dir = tempDir();
+    const img = path.join(path.dirname(resolveDataPath('gz2-hart16-1000/catalog.csv')), 'images', '130549.jpg');
+    const table = tableFromArrays({
+      objid: BigInt64Array.from([8647474690312307154n, 587739505552785605n]),
+      file: [img, img],
+      smooth: Float64Array.from([0.25, NaN]),
+    });
+    fs.writeFileSync(path.join(dir, 'cat.arrow'), tableToIPC(table, 'file'));
+    fs.writeFileSync(path.join(dir, 'cat.parquet'), writeParquet(ParquetTable.fromIPCStream(tableToIPC(table, 'stream'))));
+    fs.writeFileSync(path.join(dir, 'cat.csv.gz'), zlib.gzipSync(`objid,file,smooth\n8647474690312307154,${img},0.25\n587739505552785605,${img},\n`));
+    for (const name of ['cat.arrow', 'cat.parquet', 'cat.csv.gz']) {
+      const cat = readCatalog(path.join(dir, name), { idCol: 'objid' });
+      assert.deepEqual(cat.ids(), ['8647474690312307154', '587739505552785605'], name);
+      assert.deepEqual([...cat.numbers('smooth')], [0.25, NaN], name);
+      assert.equal(cat.imagePath(cat.rows[0]!), img);
+      assert.throws(() => readCatalog(path.join(dir, name), { idCol: 'id' }), /has no column 'id'\. Columns present: objid, file, smooth/);
+    }
+    fs.writeFileSync(path.join(dir, 'bad.parquet'), 'PAR1 not really');
+    assert.throws(() => readCatalog(path.join(dir, 'bad.parquet')), /cannot read parquet catalogue .*bad\.parquet/);
+    assert.throws(() => readCatalog(path.join(dir, 'cat.xlsx')), /catalogue file not found/);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The `galmorph` command line. Thin over the library: each subcommand parses its options and
- * calls one library function. Later issues add data, train, predict, embed, similar, anomaly, finetune.
+ * calls one library function. Later issues add train, predict, embed, similar, anomaly, finetune.
  */
 import { Command } from 'commander';
 import { environmentReport, formatEnvReport } from '../env';
+import { dataCommand } from './data';
 import { reproduce } from '../notebooks/reproduce';
 import { VERSION } from '../version';
 
@@ -32,6 +33,8 @@ export function buildProgram(): Command {
     .action(async (opts: { only?: string[]; out?: string; full?: boolean }) => {
       await reproduce({ only: opts.only, out: opts.out, full: opts.full });
     });
+
+  program.addCommand(dataCommand());
 
   return program;
 }

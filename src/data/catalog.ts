@@ -1,17 +1,25 @@
 /**
  * Galaxy catalogues: one row per galaxy, an id column and an image-path column.
- * Values are kept as the strings in the file: SDSS object ids have 19 digits and would lose
- * precision as JavaScript numbers. Numeric columns are converted on request.
+ * Formats: CSV (optionally gzipped), Parquet, Arrow IPC (file or stream; `.arrow`, `.feather`, `.ipc`).
+ * Values are kept as strings: SDSS object ids have 19 digits and would lose precision as JavaScript
+ * numbers (Arrow/Parquet int64 cells arrive as BigInt and are printed exactly). Numeric columns are
+ * converted on request.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { tableFromIPC, Table } from 'apache-arrow';
 import Papa from 'papaparse';
+import { readParquet } from 'parquet-wasm/node';
 
 export interface CatalogOptions {
   /** Column holding a unique id per galaxy. Default `id`. */
   idCol?: string;
-  /** Column holding the image path, absolute or relative to the catalogue's folder. Default `file`. */
-  imageCol?: string;
+  /**
+   * Column holding the image path, absolute or relative to the catalogue's folder. Default `file`;
+   * `null` for a table without images (e.g. a vote table).
+   */
+  imageCol?: string | null;
   /** Check that every image file exists (error lists the first 10 missing and the count). Default true. */
   checkImages?: boolean;
 }
@@ -25,7 +33,7 @@ export class Catalog {
     readonly columns: string[],
     readonly rows: CatalogRow[],
     readonly idCol: string,
-    readonly imageCol: string,
+    readonly imageCol: string | null,
   ) {}
 
   get length(): number {
@@ -43,6 +51,7 @@ export class Catalog {
 
   /** Absolute image path of a row. */
   imagePath(row: CatalogRow): string {
+    if (this.imageCol === null) throw new Error(`galmorph: ${this.file} was read without an image column`);
     return path.resolve(this.dir, row[this.imageCol]!);
   }
 
@@ -96,21 +105,67 @@ export function requireColumns(file: string, present: string[], wanted: string[]
   }
 }
 
-/** Reads a CSV catalogue and validates its id and image columns. */
-export function readCatalog(file: string, options: CatalogOptions = {}): Catalog {
-  const idCol = options.idCol ?? 'id';
-  const imageCol = options.imageCol ?? 'file';
-  const abs = path.resolve(file);
-  if (!fs.existsSync(abs)) throw new Error(`galmorph: catalogue file not found: ${abs}`);
-  const text = fs.readFileSync(abs, 'utf8');
+export type CatalogFormat = 'csv' | 'parquet' | 'arrow';
+
+/** The format implied by a file name (`.csv`, `.csv.gz`, `.parquet`, `.arrow`/`.feather`/`.ipc`). */
+export function catalogFormat(file: string): CatalogFormat {
+  const name = file.toLowerCase().replace(/\.gz$/, '');
+  if (name.endsWith('.parquet') || name.endsWith('.pq')) return 'parquet';
+  if (name.endsWith('.arrow') || name.endsWith('.feather') || name.endsWith('.ipc') || name.endsWith('.arrows')) return 'arrow';
+  if (name.endsWith('.csv') || name.endsWith('.txt')) return 'csv';
+  throw new Error(`galmorph: ${file}: unknown catalogue format (expected .csv, .csv.gz, .parquet, .arrow, .feather or .ipc)`);
+}
+
+/** Reads the bytes of a file, gunzipping `.gz`. */
+function readBytes(file: string): Buffer {
+  const buf = fs.readFileSync(file);
+  return file.toLowerCase().endsWith('.gz') ? zlib.gunzipSync(buf) : buf;
+}
+
+function parseCsv(file: string, text: string): { columns: string[]; rows: CatalogRow[] } {
   const parsed = Papa.parse<CatalogRow>(text, { header: true, skipEmptyLines: true, dynamicTyping: false });
   if (parsed.errors.length > 0) {
     const e = parsed.errors[0]!;
-    throw new Error(`galmorph: ${abs}, row ${(e.row ?? 0) + 2}: ${e.message}`);
+    throw new Error(`galmorph: ${file}, row ${(e.row ?? 0) + 2}: ${e.message}`);
   }
-  const columns = parsed.meta.fields ?? [];
-  requireColumns(abs, columns, [idCol, imageCol]);
-  const rows = parsed.data;
+  return { columns: parsed.meta.fields ?? [], rows: parsed.data };
+}
+
+/** Arrow cells as strings: BigInt exactly, null as blank, NaN as 'NaN'. */
+function arrowRows(table: Table): { columns: string[]; rows: CatalogRow[] } {
+  const columns = table.schema.fields.map((f) => f.name);
+  const vectors = columns.map((_, j) => table.getChildAt(j)!);
+  const rows: CatalogRow[] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    const row: CatalogRow = {};
+    columns.forEach((c, j) => {
+      const v: unknown = vectors[j]!.get(i);
+      row[c] = v === null || v === undefined ? '' : String(v);
+    });
+    rows.push(row);
+  }
+  return { columns, rows };
+}
+
+/** Reads a catalogue (CSV, Parquet or Arrow IPC) and validates its id and image columns. */
+export function readCatalog(file: string, options: CatalogOptions = {}): Catalog {
+  const idCol = options.idCol ?? 'id';
+  const imageCol = options.imageCol === undefined ? 'file' : options.imageCol;
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new Error(`galmorph: catalogue file not found: ${abs}`);
+  const format = catalogFormat(abs);
+  let parsed: { columns: string[]; rows: CatalogRow[] };
+  try {
+    const bytes = readBytes(abs);
+    parsed =
+      format === 'csv' ? parseCsv(abs, bytes.toString('utf8'))
+        : arrowRows(format === 'arrow' ? tableFromIPC(bytes) : tableFromIPC(readParquet(bytes).intoIPCStream()));
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(msg.startsWith('galmorph:') ? msg : `galmorph: cannot read ${format} catalogue ${abs}: ${msg}`);
+  }
+  const { columns, rows } = parsed;
+  requireColumns(abs, columns, imageCol === null ? [idCol] : [idCol, imageCol]);
 
   const seen = new Map<string, number>();
   const dupes: string[] = [];
@@ -126,7 +181,7 @@ export function readCatalog(file: string, options: CatalogOptions = {}): Catalog
   }
 
   const catalog = new Catalog(abs, columns, rows, idCol, imageCol);
-  if (options.checkImages ?? true) {
+  if (imageCol !== null && (options.checkImages ?? true)) {
     const missing = rows.filter((r) => !fs.existsSync(catalog.imagePath(r)));
     if (missing.length > 0) {
       const list = missing.slice(0, 10).map((r) => `  ${r[idCol]}: ${catalog.imagePath(r)}`);
