@@ -59,9 +59,11 @@ export function formatEnvReport(r: EnvReport): string {
   if ('error' in r.backend) {
     row('backend', `NONE — ${r.backend.error}`);
   } else {
-    row('backend', `${r.backend.name} (${r.backend.packageName}) — ${r.backend.reason}`);
+    const threads = r.backend.threads ? `, ${r.backend.threads} thread${r.backend.threads > 1 ? 's' : ''}` : '';
+    row('backend', `${r.backend.name} (${r.backend.packageName}${threads}) — ${r.backend.reason}`);
     for (const a of r.backend.attempts) row('', `  ${a.ok ? 'ok  ' : 'no  '}${a.name}${a.detail ? `: ${a.detail}` : ''}`);
     if (!process.env.GALMORPH_BACKEND) row('', '  (GALMORPH_BACKEND=node-gpu|node|wasm|cpu forces one)');
+    if (r.backend.name === 'wasm') row('', '  (GALMORPH_WASM_THREADS=n sets the wasm thread count)');
   }
   const j = r.jupyter;
   row('jupyter', j.problem ? `NOT READY — ${j.problem}` : `${j.python}: ${j.versions}; tslab kernel registered`);

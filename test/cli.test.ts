@@ -20,7 +20,7 @@ describe('galmorph CLI', () => {
   it('env names the backend it chose and why, and the data roots', () => {
     const r = galmorph(['env']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^backend\s+(node-gpu|node|wasm|cpu) \(@tensorflow\/tfjs-[a-z-]+\) — /m);
+    assert.match(r.stdout, /^backend\s+(node-gpu|node|wasm|cpu) \(@tensorflow\/tfjs-[a-z-]+(, \d+ threads?)?\) — /m);
     assert.match(r.stdout, /^jupyter\s+/m);
     assert.match(r.stdout, /^chromium\s+/m);
     assert.match(r.stdout, /shared\/data \(shared mirror\)/);

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { installLeanGradients } from './lean-gradients';
+import { wasmThreadCount, withWasmThreads } from './wasm-threads';
 
 /** Backend names galmorph understands, in default preference order. */
 export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -42,6 +43,8 @@ export interface BackendChoice {
   reason: string;
   /** Every candidate tried, in order, with why the earlier ones were not used. */
   attempts: BackendAttempt[];
+  /** Compute threads the backend uses, where it says (wasm: its XNNPACK thread pool). */
+  threads?: number;
 }
 
 function requireOptional(pkg: string): void {
@@ -95,7 +98,9 @@ export function defaultCandidates(): BackendCandidate[] {
         requireOptional('@tensorflow/tfjs-backend-wasm');
         // galmorph's gradient kernels make the wasm backend able to train conv nets.
         registerWasmTrainingKernels();
-        await activate('wasm');
+        const threads = wasmThreadCount();
+        if (threads > 1) await withWasmThreads(threads, () => activate('wasm'));
+        else await activate('wasm');
       },
     },
     {
@@ -105,6 +110,15 @@ export function defaultCandidates(): BackendCandidate[] {
       load: async () => activate('cpu'),
     },
   ];
+}
+
+function backendThreads(name: BackendName): number | undefined {
+  if (name !== 'wasm') return undefined;
+  try {
+    return (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Checks a user-supplied backend name; the error lists the valid choices. */
@@ -137,7 +151,7 @@ export async function selectBackend(
         : skipped.length === 0
           ? 'first choice, loaded'
           : `fastest available (${skipped.join('; ')})`;
-      return { name: c.name, tfjsName: c.tfjsName, packageName: c.packageName, reason, attempts };
+      return { name: c.name, tfjsName: c.tfjsName, packageName: c.packageName, reason, attempts, threads: backendThreads(c.name) };
     } catch (err) {
       attempts.push({ name: c.name, ok: false, detail: firstLine(err) });
     }
@@ -179,5 +193,6 @@ export function initBackend(prefer?: BackendName | string): Promise<BackendChoic
 
 /** One line for logs and notebook headers. */
 export function describeBackend(choice: BackendChoice): string {
-  return `backend: ${choice.name} (${choice.packageName}, tfjs ${tf.version.tfjs}) — ${choice.reason}`;
+  const threads = choice.threads ? `, ${choice.threads} thread${choice.threads > 1 ? 's' : ''}` : '';
+  return `backend: ${choice.name} (${choice.packageName}, tfjs ${tf.version.tfjs}${threads}) — ${choice.reason}`;
 }

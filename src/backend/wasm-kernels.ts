@@ -66,20 +66,23 @@ function dilateAndPad(
     // The zeros after the last row/column are not part of the dilated tensor.
     padding = [padding[0], padding[1] - (sh - 1), padding[2], padding[3] - (sw - 1)];
   }
-  const [top, bottom, left, right] = padding;
-  let out: TensorInfo;
-  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) {
-    out = pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], b);
-  } else {
-    const pos = pad(x, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]], b);
-    const [, ph, pw] = pos.shape as number[];
-    const begin = [0, Math.max(-top, 0), Math.max(-left, 0), 0];
-    const size = [n, ph! - Math.max(-top, 0) - Math.max(-bottom, 0), pw! - Math.max(-left, 0) - Math.max(-right, 0), c];
-    out = run('Slice', { x: pos }, { begin, size }, b);
-    free(b, pos);
-  }
+  const out = padOrCrop(x, padding, b);
   if (x !== dy) owned.push(x);
   free(b, ...owned);
+  return out;
+}
+
+/** Pads the two spatial axes of a NHWC tensor by [top, bottom, left, right]; negative values crop. */
+function padOrCrop(x: TensorInfo, padding: [number, number, number, number], b: WasmBackendLike): TensorInfo {
+  const [top, bottom, left, right] = padding;
+  const [n, , , c] = x.shape as number[];
+  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) return pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], b);
+  const pos = pad(x, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]], b);
+  const [, ph, pw] = pos.shape as number[];
+  const begin = [0, Math.max(-top, 0), Math.max(-left, 0), 0];
+  const size = [n!, ph! - Math.max(-top, 0) - Math.max(-bottom, 0), pw! - Math.max(-left, 0) - Math.max(-right, 0), c!];
+  const out = run('Slice', { x: pos }, { begin, size }, b);
+  free(b, pos);
   return out;
 }
 
@@ -124,52 +127,12 @@ export const conv2DBackpropInputConfig: KernelConfig = {
 };
 
 /**
- * The patches of a NHWC input seen by each filter tap, laid out for a plain (non-transposed) matmul:
- * [kh*kw*c, n*outH*outW] in (kh, kw, c) row order — a transposed im2col, built from one transpose
- * of x to channels-first and one strided slice per tap. (The wasm backend's matmul with
- * transposeA is several times slower than with this layout.)
+ * dL/dW of a 2-D convolution, as one more convolution that XNNPACK runs multi-threaded:
+ *   dW[kh,kw,ci,co] = Σ_{n,h,w} xpad[n, h·s+kh, w·s+kw, ci] · dy[n,h,w,co]
+ * is a convolution of x (channels-first, so ci is the batch and n the channels) with dy used as a
+ * [outH, outW, n, co] filter dilated by the stride. No im2col is built (the strided-slice im2col
+ * this replaced spent 4x longer gathering patches than multiplying them).
  */
-function im2colT(x: TensorInfo, info: tf.backend_util.Conv2DInfo, b: WasmBackendLike): TensorInfo {
-  const { padInfo, filterHeight, filterWidth, strideHeight, strideWidth, outHeight, outWidth, dilationHeight, dilationWidth } = info;
-  const [n, h, w, c] = x.shape as [number, number, number, number];
-  const needH = (outHeight - 1) * strideHeight + (filterHeight - 1) * dilationHeight + 1;
-  const needW = (outWidth - 1) * strideWidth + (filterWidth - 1) * dilationWidth + 1;
-  const padBottom = Math.max(needH - h - padInfo.top, 0);
-  const padRight = Math.max(needW - w - padInfo.left, 0);
-  const xc = transpose(x, [3, 0, 1, 2], b); // [c, n, h, w]
-  const xp = pad(xc, [[0, 0], [0, 0], [padInfo.top, padBottom], [padInfo.left, padRight]], b);
-  free(b, xc);
-  const taps: TensorInfo[] = [];
-  for (let i = 0; i < filterHeight; i++) {
-    for (let j = 0; j < filterWidth; j++) {
-      const y0 = i * dilationHeight;
-      const x0 = j * dilationWidth;
-      taps.push(
-        run(
-          'StridedSlice',
-          { x: xp },
-          {
-            begin: [0, 0, y0, x0],
-            end: [c, n, y0 + (outHeight - 1) * strideHeight + 1, x0 + (outWidth - 1) * strideWidth + 1],
-            strides: [1, 1, strideHeight, strideWidth],
-            beginMask: 0,
-            endMask: 0,
-            ellipsisMask: 0,
-            newAxisMask: 0,
-            shrinkAxisMask: 0,
-          },
-          b,
-        ),
-      );
-    }
-  }
-  const stacked = taps.length === 1 ? taps[0]! : run('Concat', taps as unknown as Inputs, { axis: 0 }, b);
-  const cols = reshape(stacked, [1, filterHeight * filterWidth * c, n * outHeight * outWidth], b);
-  free(b, xp, stacked, ...(taps.length === 1 ? [] : taps));
-  return cols;
-}
-
-/** dL/dW of a 2-D convolution: im2col(x)ᵀ · dy, one XNNPACK-backed matmul. */
 export const conv2DBackpropFilterConfig: KernelConfig = {
   kernelName: 'Conv2DBackpropFilter',
   backendName: BACKEND,
@@ -185,14 +148,18 @@ export const conv2DBackpropFilterConfig: KernelConfig = {
     };
     assertNHWC(dataFormat, 'Conv2DBackpropFilter');
     const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, padAttr, dimRoundingMode);
-    const [kh, kw, ci, co] = filterShape;
-    const m = info.batchSize * info.outHeight * info.outWidth;
-    const cols = im2colT(x, info, b);
-    const dy2 = reshape(dy, [1, m, co], b);
-    const dw = run('BatchMatMul', { a: cols, b: dy2 }, { transposeA: false, transposeB: false }, b);
-    const out = reshape(dw, [kh, kw, ci, co], b);
-    free(b, cols, dy2, dw);
-    return out;
+    const { padInfo, strideHeight, strideWidth, outHeight, outWidth, filterHeight, filterWidth } = info;
+    const [, h, w] = x.shape as [number, number, number, number];
+    const xT = transpose(x, [3, 1, 2, 0], b); // [ci, h, w, n]
+    // Exactly the rows and columns the filter taps reach: (out - 1)·stride + k.
+    const bottom = (outHeight - 1) * strideHeight + filterHeight - padInfo.top - h;
+    const right = (outWidth - 1) * strideWidth + filterWidth - padInfo.left - w;
+    const xp = padOrCrop(xT, [padInfo.top, bottom, padInfo.left, right], b);
+    const dyT = transpose(dy, [1, 2, 0, 3], b); // [outH, outW, n, co]
+    const dwT = run('Conv2D', { x: xp, filter: dyT }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [strideHeight, strideWidth] }, b);
+    const dw = transpose(dwT, [1, 2, 0, 3], b); // [kh, kw, ci, co]
+    free(b, xT, xp, dyT, dwT);
+    return dw;
   },
 };
 
@@ -307,11 +274,65 @@ export const depthwiseBackpropInputConfig: KernelConfig = {
   },
 };
 
+/** The backend's own kernels that galmorph replaces, kept for the cases it hands back to them. */
+const originals = new Map<string, KernelConfig>();
+const setUp = new WeakSet<object>();
+
+/** Runs a replaced kernel of the backend; its setup (normally run at backend start) runs once. */
+function runOriginal(name: string, args: Parameters<KernelFunc>[0]): TensorInfo {
+  const config = originals.get(name);
+  if (!config) throw new Error(`galmorph: the wasm backend's own ${name} kernel is not available`);
+  if (config.setupFunc && !setUp.has(config)) {
+    config.setupFunc(args.backend);
+    setUp.add(config);
+  }
+  return (config.kernelFunc as KernelFunc)(args) as TensorInfo;
+}
+
+/**
+ * dL/dx of max pooling: the backend's MaxPoolWithArgmax (one pass) gives each window's max
+ * position, and ScatterNd adds dy there. The backend's own MaxPoolGrad is a single-threaded loop
+ * that took a fifth of a small CNN's training step. Ties go to the first maximum, as in tfjs.
+ * Used for non-overlapping windows; other pools keep the backend's kernel.
+ */
+export const maxPoolGradConfig: KernelConfig = {
+  kernelName: 'MaxPoolGrad',
+  backendName: BACKEND,
+  kernelFunc: (args) => {
+    const { inputs, backend, attrs } = args;
+    const b = backend as unknown as WasmBackendLike;
+    const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+    const { filterSize, strides, pad: padAttr, dimRoundingMode } = attrs as unknown as {
+      filterSize: [number, number] | number;
+      strides: [number, number] | number;
+      pad: 'same' | 'valid' | number;
+      dimRoundingMode?: string;
+    };
+    const [fh, fw] = typeof filterSize === 'number' ? [filterSize, filterSize] : filterSize;
+    const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+    // Only non-overlapping windows (the usual 2x2, stride 2): with overlapping windows the
+    // backend's MaxPoolWithArgmax misplaces ties (found by the parity test), so those keep the
+    // backend's own kernel.
+    const fast = fh === sh && fw === sw && dimRoundingMode == null && typeof padAttr !== 'number';
+    if (!fast) return runOriginal('MaxPoolGrad', args);
+    const [pooled, indices] = run('MaxPoolWithArgmax', { x: input }, { filterSize, strides, pad: padAttr, includeBatchInIndex: true }, b) as unknown as TensorInfo[];
+    free(b, pooled!);
+    const m = tf.util.sizeFromShape(dy.shape);
+    const idx = reshape(indices!, [m, 1], b);
+    const updates = reshape(dy, [m], b);
+    const flat = run('ScatterNd', { indices: idx, updates }, { shape: [tf.util.sizeFromShape(input.shape)] }, b);
+    const dx = reshape(flat, input.shape, b);
+    free(b, indices!, idx, updates, flat);
+    return dx;
+  },
+};
+
 export const WASM_TRAINING_KERNELS: KernelConfig[] = [
   conv2DBackpropInputConfig,
   conv2DBackpropFilterConfig,
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
+  maxPoolGradConfig,
 ];
 
 let registered = false;
@@ -323,7 +344,11 @@ let registered = false;
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   for (const k of WASM_TRAINING_KERNELS) {
-    if (tf.getKernel(k.kernelName, BACKEND)) tf.unregisterKernel(k.kernelName, BACKEND);
+    const existing = tf.getKernel(k.kernelName, BACKEND);
+    if (existing) {
+      originals.set(k.kernelName, existing);
+      tf.unregisterKernel(k.kernelName, BACKEND);
+    }
     tf.registerKernel(k);
   }
   registered = true;

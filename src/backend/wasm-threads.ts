@@ -6,7 +6,7 @@
  *   - records the source text of Blobs made from strings, and turns their object URLs into
  *     temporary files that worker_threads can start;
  *   - patches the worker script so that, handed the main-script Blob, it loads that script's file;
- *   - unrefs the pthread workers so that scripts still exit when they are done;
+ *   - unrefs the pthread workers (idle and running) so that scripts still exit when done;
  *   - reports 2x the wanted thread count as logical cores while the module starts: the backend
  *     assumes two hyperthreads per core and uses half the logical cores, which on a 2-vCPU
  *     machine is one thread.
@@ -24,6 +24,20 @@ const MAIN_SCRIPT_ENV = 'GALMORPH_WASM_MAIN_SCRIPT';
 // makes it an object URL first, which Node's fs cannot open.
 const IMPORT_SCRIPTS = 'importScripts:function(f){';
 const IMPORT_SCRIPTS_PATCHED = `importScripts:function(f){if(typeof f!=="string"||f.startsWith("blob:"))f=process.env.${MAIN_SCRIPT_ENV};`;
+
+/**
+ * Threads for the wasm backend: `GALMORPH_WASM_THREADS` if set, else one per logical core
+ * (at most 8, the size of the backend's worker pool).
+ */
+export function wasmThreadCount(): number {
+  const raw = process.env.GALMORPH_WASM_THREADS;
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`galmorph: GALMORPH_WASM_THREADS must be an integer from 1 to 8, got '${raw}'`);
+    return n;
+  }
+  return Math.min(Math.max(os.cpus().length, 1), 8);
+}
 
 function writeTemp(text: string): string {
   const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
@@ -89,7 +103,12 @@ export async function withWasmThreads<T>(threads: number, init: () => Promise<T>
   const mainBlobText = await captureMainScript();
   if (mainBlobText) process.env[MAIN_SCRIPT_ENV] = writeTemp(mainBlobText);
   try {
-    return await init();
+    const result = await init();
+    // XNNPACK's pool threads run for the life of the process and Emscripten refs the workers
+    // that run them: unref those too, or no script using galmorph would ever exit.
+    const pthreads = (tf.backend() as unknown as { wasm?: { PThread?: { runningWorkers?: { unref?: () => void }[] } } }).wasm?.PThread;
+    for (const w of pthreads?.runningWorkers ?? []) w.unref?.();
+    return result;
   } finally {
     mutableOs.cpus = originalCpus;
     globalThis.Blob = OriginalBlob;

@@ -4,7 +4,8 @@
  * full tensor size; on the wasm backend that Tile dominated a training step. Here the backward pass
  * is the textbook formula (per channel, over the m = N·H·W values):
  *   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ·rstd/m · (m·dy − dβ − x̂·dγ)
- * using broadcasting only. Same weights, names and serialisation as Keras' BatchNormalization.
+ * with the per-channel sums from pooling and the per-channel affine maps as 1x1 depthwise
+ * convolutions, the wasm backend's fastest paths. Same weights and names as Keras' layer.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -13,6 +14,28 @@ export interface BatchNormArgs {
   epsilon?: number;
   name?: string;
   trainable?: boolean;
+}
+
+/**
+ * Per-channel mean over all axes but the last. For NHWC images it goes through a whole-image
+ * average pooling (XNNPACK, multi-threaded) and a mean over the batch: the wasm backend's reduction
+ * over leading axes transposes the whole tensor first and was 25x slower.
+ */
+function channelMean(t: tf.Tensor): tf.Tensor1D {
+  if (t.rank === 4) {
+    const pooled = tf.avgPool(t as tf.Tensor4D, [t.shape[1]!, t.shape[2]!], 1, 'valid');
+    return tf.mean(pooled, [0, 1, 2]) as tf.Tensor1D;
+  }
+  return tf.mean(t, t.shape.slice(0, -1).map((_, i) => i)) as tf.Tensor1D;
+}
+
+/** x·scale + shift per channel; for NHWC one 1x1 depthwise convolution with bias (one pass). */
+function affine(x: tf.Tensor, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor {
+  if (x.rank === 4) {
+    const c = x.shape[3]!;
+    return tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter: tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D, strides: 1, pad: 'valid', bias: shift });
+  }
+  return tf.add(tf.mul(x, scale), shift);
 }
 
 /**
@@ -25,30 +48,34 @@ export function batchNormTraining(
   beta: tf.Tensor1D,
   epsilon: number,
 ): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
   const m = x.size / x.shape[x.rank - 1]!;
   let mean!: tf.Tensor1D;
   let variance!: tf.Tensor1D;
   const op = tf.customGrad((...args: (tf.Tensor | ((ts: tf.Tensor[]) => void))[]) => {
-    const [xs, g, bt] = args as tf.Tensor[];
+    const [xs, g, bt] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as (ts: tf.Tensor[]) => void;
-    const moments = tf.moments(xs!, axes);
-    // customGrad runs this function inside a tidy: keep the statistics for the caller, who
-    // disposes them (see the `mean`/`variance` contract below).
-    mean = tf.keep(moments.mean as tf.Tensor1D);
-    variance = tf.keep(moments.variance as tf.Tensor1D);
-    const rstd = tf.rsqrt(tf.add(variance, epsilon));
-    const y = tf.batchNorm(xs!, mean, variance, bt as tf.Tensor1D, g as tf.Tensor1D, epsilon);
-    save([xs!, mean, rstd, g!]);
+    const mu = channelMean(xs);
+    const v = channelMean(tf.squaredDifference(xs, mu));
+    // customGrad runs this function inside a tidy: keep the statistics for the caller.
+    mean = tf.keep(mu);
+    variance = tf.keep(v);
+    const rstd = tf.rsqrt(tf.add(v, epsilon)) as tf.Tensor1D;
+    const scale = tf.mul(g, rstd) as tf.Tensor1D;
+    const y = affine(xs, scale, tf.sub(bt, tf.mul(mu, scale)) as tf.Tensor1D);
+    save([xs, mu, rstd, g]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, smean, srstd, sg] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-        const xhat = tf.mul(tf.sub(sx, smean), srstd);
-        const dBeta = tf.sum(dy, axes);
-        const dGamma = tf.sum(tf.mul(dy, xhat), axes);
-        const scale = tf.div(tf.mul(sg, srstd), m);
-        const dx = tf.mul(tf.sub(tf.sub(tf.mul(dy, m), dBeta), tf.mul(xhat, dGamma)), scale);
+        const [sx, smu, r, sg] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const sumDy = tf.mul(channelMean(dy), m);
+        const sumDyX = tf.mul(channelMean(tf.mul(dy, sx)), m);
+        const dBeta = sumDy;
+        const dGamma = tf.mul(r, tf.sub(sumDyX, tf.mul(smu, sumDy)));
+        // dx = γ·r/m·(m·dy − dβ − x̂·dγ) = A·dy + B·x + C per channel
+        const a = tf.mul(sg, r) as tf.Tensor1D;
+        const bCoef = tf.div(tf.mul(tf.neg(a), tf.mul(r, dGamma)), m) as tf.Tensor1D;
+        const c = tf.sub(tf.div(tf.mul(tf.neg(a), dBeta), m), tf.mul(bCoef, smu)) as tf.Tensor1D;
+        const dx = tf.add(affine(dy, a, c), tf.mul(sx, bCoef));
         return [dx, dGamma, dBeta];
       },
     };

@@ -1,0 +1,107 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend/select';
+import { installLeanGradients, uninstallLeanGradients } from '../src/backend/lean-gradients';
+import { buildEncoder, ENCODERS, encoderSpec, withDenseHead } from '../src/models/encoders';
+import { trainStep } from '../src/training/step';
+import { projectRoot } from '../src/paths';
+
+const mse = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;
+
+describe('training machinery', function () {
+  this.timeout(180_000);
+  before(() => initBackend('wasm'));
+
+  it('lean backprop gives the same gradients as tfjs and holds less memory at its peak', async () => {
+    const model = withDenseHead(buildEncoder('smallcnn', { size: 24 }), 5);
+    const x = tf.randomNormal([4, 24, 24, 3], 0, 1, 'float32', 1);
+    const y = tf.randomNormal([4, 5], 0, 1, 'float32', 2);
+    const run = async () => {
+      let grads: Float32Array[] = [];
+      const prof = await tf.profile(async () => {
+        const { value, grads: g } = tf.variableGrads(() => mse(y, model.apply(x, { training: true }) as tf.Tensor));
+        grads = await Promise.all(Object.values(g).map((t) => t.data() as Promise<Float32Array>));
+        tf.dispose([value, ...Object.values(g)]);
+      });
+      return { grads, peak: prof.peakBytes };
+    };
+    const lean = await run();
+    uninstallLeanGradients();
+    let stock: Awaited<ReturnType<typeof run>>;
+    try {
+      stock = await run();
+    } finally {
+      installLeanGradients();
+    }
+    assert.equal(lean.grads.length, stock.grads.length);
+    lean.grads.forEach((g, i) => g.forEach((v, j) => assert.ok(Math.abs(v - stock.grads[i]![j]!) <= 1e-6 * (1 + Math.abs(v)), `grad ${i}[${j}]`)));
+    assert.ok(lean.peak < stock.peak * 0.8, `peak ${lean.peak} bytes against tfjs's ${stock.peak}`);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('a step over micro-batches applies the full-batch gradient (model without batch norm)', async () => {
+    const build = () => {
+      const input = tf.input({ shape: [6] });
+      const h = tf.layers.dense({ units: 8, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+      const out = tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(h) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: out });
+    };
+    const x = tf.randomNormal([10, 6], 0, 1, 'float32', 3);
+    const y = tf.randomNormal([10, 2], 0, 1, 'float32', 4);
+    const whole = build();
+    const split = build();
+    const lossWhole = await trainStep(whole, tf.train.sgd(0.1), x, y, mse);
+    const lossSplit = await trainStep(split, tf.train.sgd(0.1), x, y, mse, { microBatch: 3 });
+    assert.ok(Math.abs(lossWhole - lossSplit) < 1e-5, `losses ${lossWhole} and ${lossSplit}`);
+    const a = whole.getWeights().map((w) => w.dataSync());
+    const b = split.getWeights().map((w) => w.dataSync());
+    a.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - b[i]![j]!) < 1e-5, `weight ${i}[${j}]`)));
+    await assert.rejects(trainStep(whole, tf.train.sgd(0.1), x, y, mse, { microBatch: 0 }), /microBatch must be a positive integer/);
+    tf.dispose([x, y]);
+  });
+
+  for (const name of Object.keys(ENCODERS)) {
+    it(`${name} trains on wasm (every gradient kernel present) without leaking tensors`, async () => {
+      const size = name === 'efficientnet-b0' ? 32 : 24;
+      const model = withDenseHead(buildEncoder(name, { size }), 3);
+      const opt = tf.train.adam(1e-3);
+      const x = tf.randomNormal([2, size, size, 3]);
+      const y = tf.randomNormal([2, 3]);
+      await trainStep(model, opt, x, y, mse); // creates the optimizer's slots
+      const before = tf.memory().numTensors;
+      const loss = await trainStep(model, opt, x, y, mse, { microBatch: 1 });
+      assert.ok(Number.isFinite(loss));
+      assert.equal(tf.memory().numTensors, before);
+      tf.dispose([x, y]);
+      model.dispose();
+      opt.dispose();
+    });
+  }
+
+  it('names the valid architectures when given an unknown one', () => {
+    assert.throws(() => encoderSpec('resnet50'), /unknown architecture 'resnet50'. Valid choices: galmorph-cnn, smallcnn, efficientnet-b0/);
+    assert.throws(() => buildEncoder('smallcnn', { channels: 2 }), /channels must be 1 \(greyscale\) or 3 \(RGB\)/);
+  });
+
+  it('the wasm backend runs multi-threaded in Node, and GALMORPH_WASM_THREADS=1 turns it off', () => {
+    const probe = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['-e', "require('./dist/src/index.js').initBackend('wasm').then(c => console.log(c.threads))"], {
+        cwd: projectRoot(),
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+        timeout: 60_000,
+      });
+    const two = probe({ GALMORPH_WASM_THREADS: '2' });
+    assert.equal(two.status, 0, two.stderr);
+    assert.equal(two.stdout.trim(), '2', 'two XNNPACK threads, and the process exits on its own');
+    const one = probe({ GALMORPH_WASM_THREADS: '1' });
+    assert.equal(one.stdout.trim(), '1');
+    const bad = probe({ GALMORPH_WASM_THREADS: 'lots' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /GALMORPH_WASM_THREADS must be an integer from 1 to 8, got 'lots'/);
+    assert.ok(path.isAbsolute(projectRoot()));
+  });
+});
