@@ -187,8 +187,11 @@ function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Depthwise
 }
 
 /**
- * dL/dW of a depthwise convolution: for each filter tap, the product of the strided input patch
- * with dy, summed over batch and pixels (channel multipliers broadcast on a trailing axis).
+ * dL/dW of a depthwise convolution, as one depthwise convolution that XNNPACK runs:
+ *   dW[kh,kw,c,m] = Σ_{n,h,w} xpad[n, h·s+kh, w·s+kw, c] · dy[n,h,w,c·M+m]
+ * With the batch moved into the channels (x as [1, h, w, n·c]) this is a depthwise convolution
+ * of x with dy as an [outH, outW, n·c, M] filter dilated by the stride, summed over n afterwards.
+ * (A per-tap multiply-and-reduce, the first version, was 60x slower on EfficientNet layers.)
  */
 export const depthwiseBackpropFilterConfig: KernelConfig = {
   kernelName: 'DepthwiseConv2dNativeBackpropFilter',
@@ -199,42 +202,25 @@ export const depthwiseBackpropFilterConfig: KernelConfig = {
     const a = attrs as unknown as DepthwiseAttrs & { filterShape: [number, number, number, number] };
     const info = depthwiseInfo(x.shape, a.filterShape, a, 'DepthwiseConv2dNativeBackpropFilter');
     const [kh, kw, c, mult] = a.filterShape;
-    const { padInfo, strideHeight, strideWidth, outHeight, outWidth, batchSize } = info;
+    const { padInfo, strideHeight, strideWidth, outHeight, outWidth, batchSize: n } = info;
     const [, h, w] = x.shape as number[];
-    const padBottom = Math.max((outHeight - 1) * strideHeight + kh - h! - padInfo.top, 0);
-    const padRight = Math.max((outWidth - 1) * strideWidth + kw - w! - padInfo.left, 0);
-    const xp = pad(x, [[0, 0], [padInfo.top, padBottom], [padInfo.left, padRight], [0, 0]], b);
-    const dy5 = reshape(dy, [batchSize, outHeight, outWidth, c, mult], b);
-    const taps: TensorInfo[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const patch = run(
-          'StridedSlice',
-          { x: xp },
-          {
-            begin: [0, i, j, 0],
-            end: [batchSize, i + (outHeight - 1) * strideHeight + 1, j + (outWidth - 1) * strideWidth + 1, c],
-            strides: [1, strideHeight, strideWidth, 1],
-            beginMask: 0,
-            endMask: 0,
-            ellipsisMask: 0,
-            newAxisMask: 0,
-            shrinkAxisMask: 0,
-          },
-          b,
-        );
-        const patch5 = reshape(patch, [batchSize, outHeight, outWidth, c, 1], b);
-        const prod = run('Multiply', { a: patch5, b: dy5 }, {}, b);
-        const tap = run('Sum', { x: prod }, { axis: [0, 1, 2], keepDims: false }, b); // [c, mult]
-        free(b, patch, patch5, prod);
-        taps.push(reshape(tap, [1, c, mult], b));
-        free(b, tap);
-      }
-    }
-    const stacked = taps.length === 1 ? taps[0]! : run('Concat', taps as unknown as Inputs, { axis: 0 }, b);
-    const out = reshape(stacked, [kh, kw, c, mult], b);
-    free(b, xp, dy5, stacked, ...(taps.length === 1 ? [] : taps));
-    return out;
+    const xT = transpose(x, [1, 2, 0, 3], b); // [h, w, n, c]
+    const x4 = reshape(xT, [1, h!, w!, n * c], b);
+    const bottom = (outHeight - 1) * strideHeight + kh - padInfo.top - h!;
+    const right = (outWidth - 1) * strideWidth + kw - padInfo.left - w!;
+    const xp = padOrCrop(x4, [padInfo.top, bottom, padInfo.left, right], b);
+    const dyT = transpose(dy, [1, 2, 0, 3], b); // [outH, outW, n, c·M]
+    const filter = reshape(dyT, [outHeight, outWidth, n * c, mult], b);
+    const conv = run(
+      'DepthwiseConv2dNative',
+      { x: xp, filter },
+      { strides: [1, 1], pad: 'valid', dilations: [strideHeight, strideWidth], dataFormat: 'NHWC' },
+      b,
+    ); // [1, kh, kw, n·c·M]
+    const split = reshape(conv, [kh, kw, n, c, mult], b);
+    const dw = run('Sum', { x: split }, { axis: [2], keepDims: false }, b);
+    free(b, xT, x4, xp, dyT, filter, conv, split);
+    return dw;
   },
 };
 
