@@ -185,6 +185,17 @@ describe('images and augmentations', () => {
     assert.ok(cropResize(flat, { left: 2, top: 3, width: 6, height: 5 }, 4, 4).data.every((v) => v === 77));
   });
 
+  it('augmentations always return the requested size, also when the crop box happens to be that size', () => {
+    // 74 px decoded for 64 px training: a random crop of exactly 64x64 at (0, 0) once came back uncropped
+    const p = { data: new Uint8Array(74 * 74 * 3).map((_, i) => i % 251), width: 74, height: 74, channels: 3 as const };
+    // draws for: area fraction 0.748 (4096 px), aspect 1, left 0, top 0
+    const draws = [0.48, 0.5252, 0, 0];
+    const out = augment(p, () => draws.shift()!, { size: 64, rotate: false, flip: false });
+    assert.deepEqual([out.width, out.height], [64, 64]);
+    const random = augment(p, seededRng(3), { size: 64 });
+    assert.deepEqual([random.width, random.height], [64, 64]);
+  });
+
   it('augmentations repeat exactly for a seed and differ between seeds', async () => {
     const cat = gz2Sample(1);
     const im = await readImage(cat.imagePath(cat.rows[0]!), { size: 64 });

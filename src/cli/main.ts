@@ -1,10 +1,11 @@
 /**
  * The `galmorph` command line. Thin over the library: each subcommand parses its options and
- * calls one library function. Later issues add train, predict, embed, similar, anomaly, finetune.
+ * calls one library function. Later issues add embed, similar, anomaly, finetune.
  */
 import { Command } from 'commander';
 import { environmentReport, formatEnvReport } from '../env';
 import { dataCommand } from './data';
+import { predictCommand, trainCommand } from './model';
 import { reproduce } from '../notebooks/reproduce';
 import { VERSION } from '../version';
 
@@ -35,6 +36,8 @@ export function buildProgram(): Command {
     });
 
   program.addCommand(dataCommand());
+  program.addCommand(trainCommand());
+  program.addCommand(predictCommand());
 
   return program;
 }

@@ -126,5 +126,6 @@ export function augment(p: Pixels, rng: Rng, options: AugmentOptions = {}): Pixe
   }
   const scale = options.cropScale === undefined ? [0.7, 0.8] as [number, number] : options.cropScale;
   const box = scale ? randomCropBox(out.width, out.height, rng, scale, options.cropRatio) : { left: 0, top: 0, width: out.width, height: out.height };
-  return box.width === size && box.height === size && box.left === 0 && box.top === 0 ? out : cropResize(out, box, size, size);
+  const whole = box.left === 0 && box.top === 0 && box.width === out.width && box.height === out.height;
+  return whole && out.width === size && out.height === size ? out : cropResize(out, box, size, size);
 }

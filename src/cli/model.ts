@@ -1,0 +1,177 @@
+/**
+ * `galmorph train` and `galmorph predict`: thin over src/training and src/models.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { MultiBar, Presets } from 'cli-progress';
+import Papa from 'papaparse';
+import { describeBackend, initBackend } from '../backend/select';
+import { readCatalog } from '../data/catalog';
+import { ImageLoader } from '../data/images';
+import { predictFractions } from '../models/galaxy-model';
+import { defaultModelDir, loadGalaxyModel } from '../models/load';
+import { decodeSize, inputBatch, trainGalaxyModel } from '../training/train-galaxy';
+import { fromCatalog, loadVoteDataset, VoteDataset } from '../training/vote-data';
+import { VoteColumns } from '../schemas/votes';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+interface TrainCliOptions {
+  dataset?: string[];
+  catalog?: string;
+  schema?: string;
+  idCol: string;
+  imageCol: string;
+  counts?: string;
+  fractions?: string;
+  total?: string;
+  classCol?: string;
+  arch: string;
+  size: string;
+  greyscale?: boolean;
+  dropout: string;
+  epochs: string;
+  batch: string;
+  lr: string;
+  patience: string;
+  seed: string;
+  microBatch?: string;
+  maxSteps?: string;
+  augment: boolean;
+  resume?: boolean;
+  out: string;
+}
+
+function datasetsFrom(opts: TrainCliOptions): VoteDataset[] {
+  const sets = (opts.dataset ?? []).map((id) => loadVoteDataset(id));
+  if (opts.catalog) {
+    if (!opts.schema) throw new Error('galmorph train: --catalog needs --schema (gz2, gz-decals-dr5 or gz1)');
+    const votes: VoteColumns = { counts: opts.counts, fractions: opts.fractions, total: opts.total, classColumn: opts.classCol };
+    sets.push(fromCatalog(readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol }), opts.schema, votes));
+  }
+  if (sets.length === 0) throw new Error('galmorph train: give --dataset <id> (repeatable; see `galmorph data list`) or --catalog <file> --schema <name>');
+  return sets;
+}
+
+function int(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`galmorph: ${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train the galaxy model on volunteer votes (Dirichlet-multinomial), with checkpoints and --resume')
+    .option('--dataset <id>', 'a dataset with votes from data-manifests (repeatable)', collect)
+    .option('--catalog <file>', 'your own catalogue (CSV, Parquet, Arrow) with vote columns')
+    .option('--schema <name>', 'its Galaxy Zoo schema: gz2, gz-decals-dr5, gz1')
+    .option('--id-col <col>', 'id column of --catalog', 'id')
+    .option('--image-col <col>', 'image column of --catalog', 'file')
+    .option('--counts <template>', "vote count columns, e.g. '{answer}_count'")
+    .option('--fractions <template>', "vote fraction columns, e.g. '{answer}_fraction' (with --total)")
+    .option('--total <col>', 'volunteers per galaxy (with --fractions)')
+    .option('--class-col <col>', 'one class (answer key) per galaxy')
+    .option('--arch <name>', 'encoder: galmorph-cnn, smallcnn, efficientnet-b0', 'galmorph-cnn')
+    .option('--size <px>', 'input size', '64')
+    .option('--greyscale', 'one channel instead of RGB')
+    .option('--dropout <rate>', 'dropout before the head (kept on at prediction)', '0.25')
+    .option('--epochs <n>', 'maximum epochs', '15')
+    .option('--batch <n>', 'batch size', '32')
+    .option('--lr <rate>', 'Adam learning rate', '0.001')
+    .option('--patience <n>', 'early stopping patience (epochs)', '3')
+    .option('--seed <n>', 'seed of the split and augmentations', '0')
+    .option('--micro-batch <n>', 'examples per forward/backward pass (memory)')
+    .option('--max-steps <n>', 'at most this many steps per epoch (quick runs)')
+    .option('--no-augment', 'no rotations, flips or crops')
+    .option('--resume', 'continue from <out>/checkpoint')
+    .requiredOption('--out <dir>', 'output folder, e.g. models/my-model')
+    .action(async (opts: TrainCliOptions) => {
+      console.log(`galmorph train — ${describeBackend(await initBackend())}`);
+      const datasets = datasetsFrom(opts);
+      const bars = new MultiBar({ format: 'epoch {epoch} [{bar}] {value}/{total} steps, loss {loss}', stream: process.stderr, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 10_000, hideCursor: true }, Presets.shades_classic);
+      let bar: ReturnType<MultiBar['create']> | undefined;
+      let barEpoch = 0;
+      try {
+        await trainGalaxyModel({
+          datasets,
+          out: opts.out,
+          model: { arch: opts.arch, size: int('--size', opts.size), channels: opts.greyscale ? 1 : 3, dropout: Number(opts.dropout) },
+          epochs: int('--epochs', opts.epochs),
+          batchSize: int('--batch', opts.batch),
+          learningRate: Number(opts.lr),
+          patience: int('--patience', opts.patience),
+          seed: Number(opts.seed),
+          microBatch: opts.microBatch ? int('--micro-batch', opts.microBatch) : undefined,
+          maxStepsPerEpoch: opts.maxSteps ? int('--max-steps', opts.maxSteps) : undefined,
+          augment: opts.augment,
+          resume: opts.resume,
+          onStep: (epoch, step, steps, loss) => {
+            if (!bar || barEpoch !== epoch) {
+              bar?.stop();
+              bar = bars.create(steps, 0, { epoch, loss: '-' });
+              barEpoch = epoch;
+            }
+            bar.update(step, { loss: loss.toFixed(3) });
+          },
+          // MultiBar.log only prints on a terminal; elsewhere (CI logs, notebooks) plain lines.
+          log: (line) => (process.stderr.isTTY ? bars.log(`${line}\n`) : console.error(line)),
+        });
+      } finally {
+        bars.stop();
+      }
+      console.log(`model written to ${path.resolve(opts.out)} (best epoch in model/, log in train-log.jsonl)`);
+    });
+}
+
+interface PredictCliOptions {
+  model?: string;
+  catalog: string;
+  idCol: string;
+  imageCol: string;
+  schema?: string;
+  samples: string;
+  batch: string;
+  out: string;
+}
+
+export function predictCommand(): Command {
+  return new Command('predict')
+    .description('predicted vote fractions (mean of Monte Carlo dropout samples) and their spread, per galaxy and answer')
+    .option('--model <dir>', `a model folder from galmorph train (default: ${path.relative(process.cwd(), defaultModelDir()) || defaultModelDir()})`)
+    .requiredOption('--catalog <file>', 'catalogue of galaxies (CSV, Parquet, Arrow)')
+    .option('--id-col <col>', 'id column', 'id')
+    .option('--image-col <col>', 'image column', 'file')
+    .option('--schema <name>', "which of the model's schemas to write (default: its first)")
+    .option('--samples <n>', 'Monte Carlo dropout samples', '5')
+    .option('--batch <n>', 'galaxies per batch', '32')
+    .requiredOption('--out <file>', 'CSV to write')
+    .action(async (opts: PredictCliOptions) => {
+      console.error(`galmorph predict — ${describeBackend(await initBackend())}`);
+      const loaded = await loadGalaxyModel(opts.model);
+      const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
+      const schema = opts.schema ?? loaded.config.schemas[0]!;
+      const cols = loaded.space.indicesOf(schema);
+      const names = cols.map((c) => loaded.space.answers[c]!.answer);
+      const header = ['id', ...names.flatMap((a) => [`${a}_fraction`, `${a}_fraction_std`])];
+      const loader = new ImageLoader({ size: decodeSize(loaded.config.size), greyscale: loaded.config.channels === 1 });
+      const batch = int('--batch', opts.batch);
+      const rows: (string | number)[][] = [];
+      for (let s = 0; s < catalog.length; s += batch) {
+        const part = catalog.rows.slice(s, s + batch);
+        const pixels = await Promise.all(part.map((r) => loader.get(catalog.imagePath(r))));
+        const x = inputBatch(pixels, loaded.config.size);
+        const { mean, std } = await predictFractions(loaded.model, loaded.space, x, int('--samples', opts.samples));
+        x.dispose();
+        part.forEach((r, i) => {
+          const base = i * loaded.space.size;
+          rows.push([r[catalog.idCol]!, ...cols.flatMap((c) => [Number(mean[base + c]!.toFixed(5)), Number(std[base + c]!.toFixed(5))])]);
+        });
+        process.stderr.write(`\r  ${Math.min(s + batch, catalog.length)}/${catalog.length} galaxies`);
+      }
+      process.stderr.write('\n');
+      fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+      fs.writeFileSync(opts.out, Papa.unparse({ fields: header, data: rows }, { newline: '\n' }) + '\n');
+      console.error(`wrote ${rows.length} galaxies x ${names.length} answers (${schema}) to ${opts.out}`);
+    });
+}
