@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { environmentReport, formatEnvReport } from '../env';
 import { dataCommand } from './data';
-import { predictCommand, trainCommand } from './model';
+import { evaluateCommand, predictCommand, trainCommand } from './model';
 import { reproduce } from '../notebooks/reproduce';
 import { VERSION } from '../version';
 
@@ -38,6 +38,7 @@ export function buildProgram(): Command {
   program.addCommand(dataCommand());
   program.addCommand(trainCommand());
   program.addCommand(predictCommand());
+  program.addCommand(evaluateCommand());
 
   return program;
 }

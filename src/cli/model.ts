@@ -11,6 +11,7 @@ import { readCatalog } from '../data/catalog';
 import { ImageLoader } from '../data/images';
 import { predictFractions } from '../models/galaxy-model';
 import { defaultModelDir, loadGalaxyModel } from '../models/load';
+import { writeModelCard } from '../models/model-card';
 import { decodeSize, inputBatch, trainGalaxyModel } from '../training/train-galaxy';
 import { fromCatalog, loadVoteDataset, VoteDataset } from '../training/vote-data';
 import { VoteColumns } from '../schemas/votes';
@@ -173,5 +174,17 @@ export function predictCommand(): Command {
       fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
       fs.writeFileSync(opts.out, Papa.unparse({ fields: header, data: rows }, { newline: '\n' }) + '\n');
       console.error(`wrote ${rows.length} galaxies x ${names.length} answers (${schema}) to ${opts.out}`);
+    });
+}
+
+export function evaluateCommand(): Command {
+  return new Command('evaluate')
+    .description("test metrics of a trained model on the GZ2 galaxies of its test split; writes MODEL_CARD.md and metrics.json into the model folder")
+    .option('--model <dir>', 'a model folder from galmorph train', defaultModelDir())
+    .option('--samples <n>', 'Monte Carlo dropout samples', '5')
+    .action(async (opts: { model: string; samples: string }) => {
+      const { evaluation } = await writeModelCard(opts.model, int('--samples', opts.samples));
+      console.log(`GZ2 test galaxies: ${evaluation.galaxies}; mean MAE ${evaluation.mean_mae.toFixed(4)} (training-mean baseline ${evaluation.mean_baseline_mae.toFixed(4)})`);
+      console.log(`wrote ${path.join(opts.model, 'MODEL_CARD.md')} and metrics.json`);
     });
 }

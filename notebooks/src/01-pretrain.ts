@@ -1,0 +1,96 @@
+// Source of notebooks/01-pretrain.ipynb (regenerate with `npm run notebooks`).
+// %% [markdown]
+// # The galaxy model: learning from Galaxy Zoo votes
+//
+// Walmsley et al. 2022 train a CNN to predict, for every question of the Galaxy Zoo decision tree, how
+// the volunteers voted: the output is a Dirichlet concentration per answer, the loss the
+// Dirichlet-multinomial likelihood of the vote counts. Its pooled features are the *representation*
+// every later notebook reuses.
+//
+// galmorph's pretrained model (`models/galmorph-pretrained`, committed) learned from the real data in
+// `../shared/data` as one multi-campaign model: GZ2 votes (37 answers), GZ1 classes and three GZ DECaLS
+// vote fractions of the ring galaxies (never their ring labels). This notebook shows how it trained and
+// how well it predicts volunteers on galaxies it never saw.
+// %%
+// Parameters: set RETRAIN = true (or GALMORPH_RETRAIN=1) to train a new model instead of loading the
+// committed one (about 15-20 minutes on a 2-core laptop for 15 epochs).
+const RETRAIN = process.env.GALMORPH_RETRAIN === "1";
+const EPOCHS = 15;
+const ARCH = "galmorph-cnn";
+const SIZE = 64;
+// %%
+import * as path from "path";
+import * as gm from "galmorph";
+import { showBackend, showGalaxies, showPlot, showTable, save, saveTable } from "galmorph/kernel";
+
+showBackend(await gm.initBackend());
+let modelDir = gm.defaultModelDir();
+if (RETRAIN) {
+  modelDir = path.join(gm.outDir(), "models", "galmorph-retrained");
+  const datasets = ["gz2-hart16-1000", "decals-rings-470", "gz1-sdss-4019"].map((id) => gm.loadVoteDataset(id));
+  await gm.trainGalaxyModel({ datasets, out: modelDir, model: { arch: ARCH, size: SIZE, channels: 3, dropout: 0.25 }, epochs: EPOCHS, patience: 4 });
+}
+const loaded = await gm.loadGalaxyModel(modelDir);
+console.log(`model: ${loaded.config.arch} at ${loaded.config.size} px, outputs ${loaded.config.schemas.join(", ")} (${loaded.space.size} answers), from ${modelDir}`);
+// %% [markdown]
+// ## Training curves
+// Mean Dirichlet-multinomial loss per galaxy, each epoch. Validation galaxies are never trained on; the
+// model kept is the epoch with the lowest validation loss. (Validation is measured without augmentation
+// and with batch norm's running statistics, so it need not sit below the training curve.)
+// %%
+const log = gm.readTrainLog(modelDir);
+const epochs = log.map((r) => r.epoch);
+const curves = gm.overlay(
+  gm.scatter(epochs, log.map((r) => r.train_loss), { name: "train", x: "epoch", y: "loss per galaxy", title: "Training the galaxy model" }),
+  gm.scatter(epochs, log.map((r) => r.val_loss), { name: "validation" }),
+);
+curves.data.forEach((t) => (t.mode = "lines+markers"));
+await save(curves, "pretrain-loss", { width: 700, height: 420 });
+// %% [markdown]
+// ## Predicted against volunteer vote fractions (GZ2 test galaxies)
+// Each galaxy of the test split is predicted with 5 Monte Carlo dropout samples. The mean absolute error
+// per answer is compared with a baseline that always predicts the training galaxies' mean fraction.
+// %%
+const result = await gm.evaluateOnGz2Test(loaded, gm.readSplit(modelDir), 5);
+const ev = result.evaluation;
+console.log(`${result.galaxies} GZ2 test galaxies: mean MAE ${ev.mean_mae.toFixed(3)} against ${ev.mean_baseline_mae.toFixed(3)} for the mean-prediction baseline`);
+saveTable(ev.answers.map((a) => ({ answer: a.answer, galaxies: a.n, mae: a.mae, baseline_mae: a.baseline_mae })), "pretrain-gz2-mae", { maxRows: 40 });
+// %%
+const A = result.space.size;
+const shown = [
+  "t01_smooth_or_features_a01_smooth",
+  "t02_edgeon_a04_yes",
+  "t03_bar_a06_bar",
+  "t04_spiral_a08_spiral",
+  "t06_odd_a14_yes",
+];
+const answerIndex = result.space.answers.map((a) => a.answer);
+const traces = shown.map((name) => {
+  const j = answerIndex.indexOf(name);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let i = 0; i < result.galaxies; i++) {
+    const t = result.truth[i * A + j];
+    if (!Number.isNaN(t)) {
+      xs.push(t);
+      ys.push(result.predicted[i * A + j]);
+    }
+  }
+  return { type: "scatter", mode: "markers", name: name.replace(/^t\d+_/, ""), x: xs, y: ys, marker: { size: 6, opacity: 0.7 } };
+});
+traces.push({ type: "scatter", mode: "lines", name: "perfect", x: [0, 1], y: [0, 1], line: { dash: "dot", color: "grey" } } as any);
+await save({ data: traces, layout: { title: { text: "GZ2 test galaxies: predicted against volunteer fraction" }, xaxis: { title: { text: "volunteer fraction" } }, yaxis: { title: { text: "predicted fraction" } } } }, "pretrain-predicted-vs-volunteer", { width: 760, height: 560 });
+// %%
+showTable(ev.questions.map((q) => ({ question: q.question, "confident galaxies": q.n, accuracy: q.accuracy })), { caption: `Accuracy where volunteers agreed (> ${ev.threshold})` });
+// %% [markdown]
+// ## Galaxies and their predictions
+// Twelve test galaxies with the predicted and the volunteers' *smooth* fraction.
+// %%
+const smoothJ = answerIndex.indexOf("t01_smooth_or_features_a01_smooth");
+const gz2 = gm.readCatalog(gm.resolveDataPath("gz2-hart16-1000/catalog.csv"), { idCol: "asset_id" });
+const picks = result.ids.slice(0, 12).map((id, i) => ({ id: id.split(":")[1], i }));
+await showGalaxies(gz2, {
+  ids: picks.map((p) => p.id),
+  captions: picks.map((p) => `smooth: model ${result.predicted[p.i * A + smoothJ].toFixed(2)}, volunteers ${result.truth[p.i * A + smoothJ].toFixed(2)}`),
+  heading: "GZ2 test galaxies (never trained on)",
+});

@@ -1,0 +1,142 @@
+/**
+ * The model card of a trained galaxy model: data, split, training, backend, wall time, and test
+ * metrics on the GZ2 galaxies of its test split (`galmorph evaluate`). Written next to the model
+ * as MODEL_CARD.md and metrics.json; every number comes from the files of that training run.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeBackend, initBackend } from '../backend/select';
+import { AnswerSpace, LoadedGalaxyModel } from './galaxy-model';
+import { loadGalaxyModel } from './load';
+import { compareFractions, Evaluation, fractionsFromCounts, meanFractions, predictFiles } from './evaluate';
+import { assemble, loadVoteDataset } from '../training/vote-data';
+import type { EpochRecord } from '../training/train-galaxy';
+
+const GZ2_DATASET = 'gz2-hart16-1000';
+
+export interface Gz2TestResult {
+  evaluation: Evaluation;
+  galaxies: number;
+  /** Ids (`gz2-hart16-1000:<asset_id>`) and image files of the test galaxies. */
+  ids: string[];
+  files: string[];
+  /** [galaxies, 37] volunteer and predicted fractions (NaN where a question was not reached). */
+  truth: Float64Array;
+  predicted: Float32Array;
+  space: AnswerSpace;
+}
+
+/** Predictions for the GZ2 galaxies of a model's test split, and their metrics. */
+export async function evaluateOnGz2Test(loaded: LoadedGalaxyModel, split: { train: string[]; test: string[] }, samples = 5): Promise<Gz2TestResult> {
+  const gz2 = loadVoteDataset(GZ2_DATASET);
+  const space = new AnswerSpace(loaded.space.schemas.filter((s) => s.name === 'gz2'));
+  const set = assemble([gz2], space);
+  const row = new Map(set.ids.map((id, i) => [id, i]));
+  const pick = (ids: string[]) => ids.filter((id) => row.has(id)).map((id) => row.get(id)!);
+  const testRows = pick(split.test);
+  const trainRows = pick(split.train);
+  const A = space.size;
+  const countsOf = (rows: number[]) => {
+    const c = new Float32Array(rows.length * A);
+    rows.forEach((r, i) => c.set(set.counts.subarray(r * A, (r + 1) * A), i * A));
+    return c;
+  };
+  const truth = fractionsFromCounts(countsOf(testRows), testRows.length, space, 'gz2');
+  const trainMean = meanFractions(fractionsFromCounts(countsOf(trainRows), trainRows.length, space, 'gz2'), A);
+  const files = testRows.map((r) => set.files[r]!);
+  const predicted = await predictFiles(loaded, files, 'gz2', samples);
+  const evaluation = compareFractions(space, 'gz2', predicted, truth, trainMean);
+  return { evaluation, galaxies: testRows.length, ids: testRows.map((r) => set.ids[r]!), files, truth, predicted, space };
+}
+
+/** The split a training run wrote. */
+export function readSplit(dir: string): { seed: number; train: string[]; val: string[]; test: string[] } {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'split.json'), 'utf8'));
+}
+
+/** The epoch records a training run wrote. */
+export function readTrainLog(dir: string): EpochRecord[] {
+  return fs
+    .readFileSync(path.join(dir, 'train-log.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EpochRecord);
+}
+
+export interface CardResult {
+  evaluation: Evaluation;
+  card: string;
+}
+
+function fmt(x: number, d = 3): string {
+  return Number.isFinite(x) ? x.toFixed(d) : 'n/a';
+}
+
+/** Evaluates the model on its GZ2 test galaxies and writes MODEL_CARD.md + metrics.json. */
+export async function writeModelCard(dir: string, samples = 5): Promise<CardResult> {
+  const backend = await initBackend();
+  const loaded = await loadGalaxyModel(dir);
+  const info = JSON.parse(fs.readFileSync(path.join(loaded.dir, 'config.json'), 'utf8')) as {
+    datasets: { id: string; galaxies: number; schema: string; votes: string }[];
+    training: Record<string, unknown>;
+  };
+  const split = readSplit(loaded.dir);
+  const log = readTrainLog(loaded.dir);
+  if (!loaded.config.schemas.includes('gz2')) throw new Error(`galmorph: ${loaded.dir} has no GZ2 output to evaluate`);
+
+  const { evaluation, galaxies: testGalaxies } = await evaluateOnGz2Test(loaded, split, samples);
+  const best = log.filter((r) => r.best).at(-1);
+  const wall = log.reduce((s, r) => s + r.seconds, 0);
+  const lines = [
+    `# Model card: ${path.basename(loaded.dir)}`,
+    '',
+    'The galaxy model galmorph uses when none is given (`galmorph predict`, `galmorph embed`). Written by',
+    `\`galmorph evaluate --model ${path.relative(process.cwd(), loaded.dir) || '.'}\` from this folder's own files.`,
+    '',
+    '## Model',
+    '',
+    `- encoder \`${loaded.config.arch}\` at ${loaded.config.size} px, ${loaded.config.channels === 1 ? 'greyscale' : 'RGB'}; ${loaded.model.countParams().toLocaleString('en')} parameters`,
+    `- head: dropout ${loaded.config.dropout} (kept on at prediction: Monte Carlo dropout), dense to ${loaded.space.size} Dirichlet concentrations 1 + 100·sigmoid`,
+    `- outputs: ${loaded.config.schemas.map((s) => `${s} (${loaded.space.indicesOf(s).length} answers)`).join(', ')}`,
+    '- loss: Dirichlet-multinomial negative log-likelihood of the vote counts, summed over questions (Zoobot)',
+    '',
+    '## Data',
+    '',
+    '| dataset | galaxies | schema | votes |',
+    '| --- | --- | --- | --- |',
+    ...info.datasets.map((d) => `| ${d.id} | ${d.galaxies} | ${d.schema} | ${d.votes} |`),
+    '',
+    `Split (seed ${split.seed}, over all galaxies): ${split.train.length} train, ${split.val.length} validation, ${split.test.length} test. The ring labels of decals-rings-470 are never read.`,
+    '',
+    '## Training',
+    '',
+    `- ${log.length} epochs run (early stopping on validation loss), best epoch ${best?.epoch ?? 'n/a'} (validation loss ${fmt(best?.val_loss ?? NaN)})`,
+    `- settings: ${Object.entries(info.training).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`,
+    `- wall time ${(wall / 60).toFixed(1)} min of training epochs, ${log[0]?.finished?.slice(0, 10) ?? ''}`,
+    `- evaluated on ${describeBackend(backend)}`,
+    '',
+    '| epoch | train loss | validation loss |',
+    '| --- | --- | --- |',
+    ...log.map((r) => `| ${r.epoch} | ${fmt(r.train_loss)} | ${fmt(r.val_loss)}${r.best ? ' (best)' : ''} |`),
+    '',
+    `## Test metrics: GZ2, ${testGalaxies} held-out galaxies`,
+    '',
+    `Mean over answers of the mean absolute error of the predicted vote fraction (mean of ${samples} MC-dropout samples): **${fmt(evaluation.mean_mae)}**, against **${fmt(evaluation.mean_baseline_mae)}** for a baseline that always predicts the training galaxies' mean fraction. Volunteer fractions are those of the reconstructed vote counts; an answer is scored on the galaxies whose question was reached.`,
+    '',
+    '| answer | galaxies | MAE | baseline MAE |',
+    '| --- | --- | --- | --- |',
+    ...evaluation.answers.map((a) => `| ${a.answer} | ${a.n} | ${fmt(a.mae)} | ${fmt(a.baseline_mae)} |`),
+    '',
+    `Accuracy where volunteers were confident (leading answer's fraction > ${evaluation.threshold}): the predicted leading answer is the volunteers'.`,
+    '',
+    '| question | galaxies | accuracy |',
+    '| --- | --- | --- |',
+    ...evaluation.questions.map((q) => `| ${q.question} | ${q.n} | ${fmt(q.accuracy)} |`),
+    '',
+  ];
+  const card = lines.join('\n');
+  fs.writeFileSync(path.join(loaded.dir, 'MODEL_CARD.md'), card);
+  fs.writeFileSync(path.join(loaded.dir, 'metrics.json'), JSON.stringify({ backend: backend.name, samples, ...evaluation }, null, 2) + '\n');
+  loaded.model.dispose();
+  return { evaluation, card };
+}
