@@ -34,6 +34,15 @@ const pad = (x: TensorInfo, paddings: [number, number][], b: WasmBackendLike) =>
   run('PadV2', { x }, { paddings, constantValue: 0 } as unknown as NamedAttrMap, b);
 
 type PadAttr = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+type Shape4 = [number, number, number, number];
+
+/** Attributes tfjs passes to both 2-D convolution gradient kernels. */
+interface ConvGradAttrs {
+  strides: [number, number] | number;
+  pad: PadAttr;
+  dataFormat?: string;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
 
 function assertNHWC(dataFormat: unknown, kernel: string): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
@@ -107,13 +116,7 @@ export const conv2DBackpropInputConfig: KernelConfig = {
   kernelFunc: ({ inputs, backend, attrs }) => {
     const b = backend as unknown as WasmBackendLike;
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-    const { strides, pad: padAttr, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
-      strides: [number, number] | number;
-      pad: PadAttr;
-      dataFormat?: string;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      inputShape: [number, number, number, number];
-    };
+    const { strides, pad: padAttr, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as ConvGradAttrs & { inputShape: Shape4 };
     assertNHWC(dataFormat, 'Conv2DBackpropInput');
     const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, padAttr, dimRoundingMode);
     const padded = dilateAndPad(dy, [info.strideHeight, info.strideWidth], transposedPadding(info), b);
@@ -139,13 +142,7 @@ export const conv2DBackpropFilterConfig: KernelConfig = {
   kernelFunc: ({ inputs, backend, attrs }) => {
     const b = backend as unknown as WasmBackendLike;
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-    const { strides, pad: padAttr, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
-      strides: [number, number] | number;
-      pad: PadAttr;
-      dataFormat?: string;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      filterShape: [number, number, number, number];
-    };
+    const { strides, pad: padAttr, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as ConvGradAttrs & { filterShape: Shape4 };
     assertNHWC(dataFormat, 'Conv2DBackpropFilter');
     const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, padAttr, dimRoundingMode);
     const { padInfo, strideHeight, strideWidth, outHeight, outWidth, filterHeight, filterWidth } = info;

@@ -90,7 +90,7 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
   const lines = [
     `# Model card: ${path.basename(loaded.dir)}`,
     '',
-    'The galaxy model galmorph uses when none is given (`galmorph predict`, `galmorph embed`). Written by',
+    'The galaxy model galmorph uses when none is given (`galmorph predict`). Written by',
     `\`galmorph evaluate --model ${path.relative(process.cwd(), loaded.dir) || '.'}\` from this folder's own files.`,
     '',
     '## Model',
@@ -112,7 +112,7 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
     '',
     `- ${log.length} epochs run (early stopping on validation loss), best epoch ${best?.epoch ?? 'n/a'} (validation loss ${fmt(best?.val_loss ?? NaN)})`,
     `- settings: ${Object.entries(info.training).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`,
-    `- wall time ${(wall / 60).toFixed(1)} min of training epochs, ${log[0]?.finished?.slice(0, 10) ?? ''}`,
+    `- wall time ${(wall / 60).toFixed(1)} min of training epochs, ${log[0]?.finished?.slice(0, 10) ?? ''}${info.training.backend ? `; trained on ${String(info.training.backend)}` : ''}`,
     `- evaluated on ${describeBackend(backend)}`,
     '',
     '| epoch | train loss | validation loss |',

@@ -10,6 +10,7 @@
  *   checkpoint/       last finished epoch: model, optimizer.json, state.json
  *   model/            best epoch by validation loss (what predict and embed load)
  *   train-log.jsonl   one JSON line per epoch
+ *   loss.png, .svg    the loss curves (where Chromium is available)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +22,9 @@ import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
 import { fileSystem, loadOptimizer, saveOptimizer } from '../models/io';
 import { trainStep } from './step';
+import { describeBackend, initBackend } from '../backend/select';
+import { closeSharedRenderer, exportFigure, findChromium } from '../plots/export';
+import { overlay, scatter } from '../plots/figure';
 import { assemble, splitIndices, TrainingSet, VoteDataset } from './vote-data';
 
 export interface TrainOptions {
@@ -107,7 +111,7 @@ async function saveCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.
 }
 
 /** Writes config.json (and the model's answers) so predict/embed can rebuild the model. */
-function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace, set: TrainingSet, options: TrainOptions): void {
+function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace, set: TrainingSet, options: TrainOptions, backend: string): void {
   const info = {
     config,
     answers: space.answers,
@@ -120,6 +124,7 @@ function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace,
       seed: options.seed ?? 0,
       augment: options.augment ?? true,
       galaxies: set.ids.length,
+      backend,
     },
   };
   fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(info, null, 2) + '\n');
@@ -143,7 +148,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
 
   const split = splitIndices(set.ids.length, seed, options.split ?? { val: 0.1, test: 0.1 });
   fs.writeFileSync(path.join(out, 'split.json'), JSON.stringify({ seed, train: split.train.map((i) => set.ids[i]), val: split.val.map((i) => set.ids[i]), test: split.test.map((i) => set.ids[i]) }));
-  writeConfig(out, config, space, set, options);
+  writeConfig(out, config, space, set, options, describeBackend(await initBackend()));
 
   let model: tf.LayersModel;
   const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
@@ -209,7 +214,28 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   } finally {
     q.dispose();
   }
+  await plotLosses(out, log);
   return records;
+}
+
+/** loss.png / loss.svg from train-log.jsonl; skipped, with a note, where Chromium is missing. */
+async function plotLosses(out: string, log: (line: string) => void): Promise<void> {
+  const lines = fs.readFileSync(path.join(out, 'train-log.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
+  if (lines.length === 0) return;
+  const records = lines.map((l) => JSON.parse(l) as EpochRecord);
+  if (!findChromium()) {
+    log('no Chromium: skipping the loss plot (train-log.jsonl has the numbers)');
+    return;
+  }
+  const epochs = records.map((r) => r.epoch);
+  const fig = overlay(
+    scatter(epochs, records.map((r) => r.train_loss), { name: 'train', x: 'epoch', y: 'loss per galaxy', title: `Training ${path.basename(out)}` }),
+    scatter(epochs, records.map((r) => r.val_loss), { name: 'validation' }),
+  );
+  fig.data.forEach((t) => (t.mode = 'lines+markers'));
+  const files = await exportFigure(fig, path.join(out, 'loss'), { width: 700, height: 420 });
+  await closeSharedRenderer();
+  log(`loss plot: ${files.join(', ')}`);
 }
 
 async function loadOptimizerAfterWarmup(model: tf.LayersModel, optimizer: tf.Optimizer, dir: string): Promise<void> {
