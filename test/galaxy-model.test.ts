@@ -87,6 +87,9 @@ describe('galaxy model', function () {
     const log = readLog(out);
     assert.deepEqual(log.map((r) => r.epoch), [1, 2, 3, 4], 'every epoch once, in order');
     assert.deepEqual(log.slice(0, before.length), before, 'finished epochs are kept as they were');
+    const other = spawnSync(process.execPath, [...args.map((a) => (a === 'smallcnn' ? 'galmorph-cnn' : a)), '--resume'], { encoding: 'utf8' });
+    assert.notEqual(other.status, 0);
+    assert.match(other.stderr, /cannot resume .* it was trained with .*smallcnn.*this run asks for .*galmorph-cnn/);
 
     // galaxies 100.. were never in this model's catalogue
     const preds = path.join(dir, 'preds.csv');

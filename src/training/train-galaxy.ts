@@ -146,6 +146,13 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   const checkpointDir = path.join(out, 'checkpoint');
   const logFile = path.join(out, 'train-log.jsonl');
 
+  if (options.resume && fs.existsSync(path.join(out, 'config.json'))) {
+    // Resuming with other data or another architecture would silently mix two runs.
+    const saved = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { config: GalaxyModelConfig; datasets: { id: string }[] };
+    const before = JSON.stringify({ config: saved.config, datasets: saved.datasets.map((d) => d.id) });
+    const now = JSON.stringify({ config, datasets: options.datasets.map((d) => d.id) });
+    if (before !== now) throw new Error(`galmorph: cannot resume ${out}: it was trained with ${before}, this run asks for ${now}`);
+  }
   const split = splitIndices(set.ids.length, seed, options.split ?? { val: 0.1, test: 0.1 });
   fs.writeFileSync(path.join(out, 'split.json'), JSON.stringify({ seed, train: split.train.map((i) => set.ids[i]), val: split.val.map((i) => set.ids[i]), test: split.test.map((i) => set.ids[i]) }));
   writeConfig(out, config, space, set, options, describeBackend(await initBackend()));
