@@ -29,6 +29,7 @@ export * from './training/step';
 export * from './training/vote-data';
 export * from './training/augment-batch';
 export * from './training/train-galaxy';
+export * from './representations/embed';
 export * from './plots/figure';
 export * from './plots/export';
 export * from './report/tables';

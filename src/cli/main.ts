@@ -1,11 +1,11 @@
 /**
  * The `galmorph` command line. Thin over the library: each subcommand parses its options and
- * calls one library function. Later issues add embed, similar, anomaly, finetune.
+ * calls one library function. Later issues add similar, anomaly, finetune.
  */
 import { Command } from 'commander';
 import { environmentReport, formatEnvReport } from '../env';
 import { dataCommand } from './data';
-import { evaluateCommand, predictCommand, trainCommand } from './model';
+import { embedCommand, evaluateCommand, predictCommand, trainCommand } from './model';
 import { reproduce } from '../notebooks/reproduce';
 import { VERSION } from '../version';
 
@@ -39,6 +39,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(predictCommand());
   program.addCommand(evaluateCommand());
+  program.addCommand(embedCommand());
 
   return program;
 }

@@ -12,6 +12,7 @@ import { ImageLoader } from '../data/images';
 import { predictFractions } from '../models/galaxy-model';
 import { defaultModelDir, loadGalaxyModel } from '../models/load';
 import { writeModelCard } from '../models/model-card';
+import { embedCatalog } from '../representations/embed';
 import { decodeSize, inputBatch, trainGalaxyModel } from '../training/train-galaxy';
 import { fromCatalog, loadVoteDataset, VoteDataset } from '../training/vote-data';
 import { VoteColumns } from '../schemas/votes';
@@ -186,5 +187,30 @@ export function evaluateCommand(): Command {
       const { evaluation } = await writeModelCard(opts.model, int('--samples', opts.samples));
       console.log(`GZ2 test galaxies: ${evaluation.galaxies}; mean MAE ${evaluation.mean_mae.toFixed(4)} (training-mean baseline ${evaluation.mean_baseline_mae.toFixed(4)})`);
       console.log(`wrote ${path.join(opts.model, 'MODEL_CARD.md')} and metrics.json`);
+    });
+}
+
+export function embedCommand(): Command {
+  return new Command('embed')
+    .description("the galaxy model's representation of every galaxy of a catalogue (Parquet or Arrow: id, vector); a rerun continues an interrupted one")
+    .option('--model <dir>', 'a model folder from galmorph train', defaultModelDir())
+    .requiredOption('--catalog <file>', 'catalogue of galaxies (CSV, Parquet, Arrow)')
+    .option('--id-col <col>', 'id column', 'id')
+    .option('--image-col <col>', 'image column', 'file')
+    .option('--batch <n>', 'galaxies per forward pass', '64')
+    .option('--part-size <n>', 'galaxies per resumable part', '1024')
+    .requiredOption('--out <file>', 'output: .parquet, or .arrow for Arrow IPC')
+    .action(async (opts: { model: string; catalog: string; idCol: string; imageCol: string; batch: string; partSize: string; out: string }) => {
+      console.error(`galmorph embed — ${describeBackend(await initBackend())}`);
+      const loaded = await loadGalaxyModel(opts.model);
+      const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
+      const e = await embedCatalog(loaded, catalog, opts.out, {
+        batchSize: int('--batch', opts.batch),
+        partSize: int('--part-size', opts.partSize),
+        onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
+        log: (line) => console.error(line),
+      });
+      process.stderr.write('\n');
+      console.error(`wrote ${e.ids.length} representations of ${e.dim} dimensions to ${opts.out}`);
     });
 }

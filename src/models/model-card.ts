@@ -90,7 +90,7 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
   const lines = [
     `# Model card: ${path.basename(loaded.dir)}`,
     '',
-    'The galaxy model galmorph uses when none is given (`galmorph predict`). Written by',
+    'The galaxy model galmorph uses when none is given (`galmorph predict`, `galmorph embed`). Written by',
     `\`galmorph evaluate --model ${path.relative(process.cwd(), loaded.dir) || '.'}\` from this folder's own files.`,
     '',
     '## Model',
