@@ -2,6 +2,7 @@
  * `galmorph data ...`: list, verify and fetch manifests; check a catalogue. Thin over src/data.
  */
 import { Command } from 'commander';
+import { addVoteOptions } from './options';
 import { SingleBar, Presets } from 'cli-progress';
 import * as path from 'node:path';
 import { readCatalog } from '../data/catalog';
@@ -85,12 +86,7 @@ export function dataCommand(): Command {
     .argument('<file>', 'catalogue file')
     .option('--id-col <name>', 'id column', 'id')
     .option('--image-col <name>', 'image path column (absolute or relative to the catalogue folder)', 'file')
-    .option('--no-images', 'the table has no image column')
-    .option('--schema <name>', 'Galaxy Zoo schema: gz2, gz-decals-dr5, gz1')
-    .option('--counts <template>', "vote count columns, e.g. '{answer}_count'")
-    .option('--fractions <template>', "vote fraction columns, e.g. '{answer}_weighted_fraction' (with --total)")
-    .option('--total <column>', 'column with the number of volunteers asked the first question')
-    .option('--class-col <column>', 'one class (answer key) per galaxy')
-    .action(catalogCheck);
+    .option('--no-images', 'the table has no image column');
+  addVoteOptions(data.commands.at(-1)!).action(catalogCheck);
   return data;
 }

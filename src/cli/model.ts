@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { addVoteOptions } from './options';
 import { MultiBar, Presets } from 'cli-progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
@@ -63,17 +64,13 @@ function int(name: string, v: string): number {
 }
 
 export function trainCommand(): Command {
-  return new Command('train')
+  const cmd = new Command('train')
     .description('train the galaxy model on volunteer votes (Dirichlet-multinomial), with checkpoints and --resume')
     .option('--dataset <id>', 'a dataset with votes from data-manifests (repeatable)', collect)
     .option('--catalog <file>', 'your own catalogue (CSV, Parquet, Arrow) with vote columns')
-    .option('--schema <name>', 'its Galaxy Zoo schema: gz2, gz-decals-dr5, gz1')
     .option('--id-col <col>', 'id column of --catalog', 'id')
-    .option('--image-col <col>', 'image column of --catalog', 'file')
-    .option('--counts <template>', "vote count columns, e.g. '{answer}_count'")
-    .option('--fractions <template>', "vote fraction columns, e.g. '{answer}_fraction' (with --total)")
-    .option('--total <col>', 'volunteers per galaxy (with --fractions)')
-    .option('--class-col <col>', 'one class (answer key) per galaxy')
+    .option('--image-col <col>', 'image column of --catalog', 'file');
+  return addVoteOptions(cmd)
     .option('--arch <name>', 'encoder: galmorph-cnn, smallcnn, efficientnet-b0', 'galmorph-cnn')
     .option('--size <px>', 'input size', '64')
     .option('--greyscale', 'one channel instead of RGB')
