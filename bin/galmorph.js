@@ -2,7 +2,8 @@
 // Thin launcher: the CLI lives in the compiled library (npm run build, or any npm test / reproduce).
 try {
   require('../dist/src/cli/main.js').main(process.argv).catch((err) => {
-    console.error(`galmorph: ${err && err.message ? err.message : err}`);
+    const msg = err && err.message ? err.message : String(err);
+    console.error(msg.startsWith('galmorph') ? msg : `galmorph: ${msg}`);
     process.exit(1);
   });
 } catch (err) {

@@ -30,6 +30,8 @@ export * from './training/vote-data';
 export * from './training/augment-batch';
 export * from './training/train-galaxy';
 export * from './representations/embed';
+export * from './representations/pca';
+export * from './similarity/search';
 export * from './plots/figure';
 export * from './plots/export';
 export * from './report/tables';

@@ -1,11 +1,12 @@
 /**
  * The `galmorph` command line. Thin over the library: each subcommand parses its options and
- * calls one library function. Later issues add similar, anomaly, finetune.
+ * calls one library function. Later issues add anomaly and finetune.
  */
 import { Command } from 'commander';
 import { environmentReport, formatEnvReport } from '../env';
 import { dataCommand } from './data';
 import { embedCommand, evaluateCommand, predictCommand, trainCommand } from './model';
+import { similarCommand } from './similarity';
 import { reproduce } from '../notebooks/reproduce';
 import { VERSION } from '../version';
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   program.addCommand(predictCommand());
   program.addCommand(evaluateCommand());
   program.addCommand(embedCommand());
+  program.addCommand(similarCommand());
 
   return program;
 }

@@ -1,0 +1,103 @@
+import { strict as assert } from 'node:assert';
+import { seededRng } from '../src/data/augment';
+import { RepresentationPca } from '../src/representations/pca';
+import { similar } from '../src/similarity/search';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeEmbeddings } from '../src/representations/embed';
+import { projectRoot } from '../src/paths';
+import { tempDir } from './support/fixtures';
+
+/** Embeddings from a seeded generator: `n` points, `dim` dimensions, per-dimension scales. */
+function synthetic(n: number, scales: number[], seed: number) {
+  const rng = seededRng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+  const dim = scales.length;
+  const vectors = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) vectors[i * dim + j] = 5 + scales[j]! * gauss();
+  return { ids: Array.from({ length: n }, (_, i) => `g${i}`), vectors, dim };
+}
+
+describe('PCA and similarity search', () => {
+  it('PCA axes are eigenvectors of the sample covariance, computed independently, with matching variances', () => {
+    const e = synthetic(400, [3, 0.5, 2, 1, 0.2], 1);
+    const pca = RepresentationPca.fit(e, { components: 3 });
+    // sample covariance in double precision
+    const n = e.ids.length;
+    const d = e.dim;
+    const mean = Array.from({ length: d }, (_, j) => Array.from({ length: n }, (_, i) => e.vectors[i * d + j]!).reduce((a, b) => a + b) / n);
+    const cov = Array.from({ length: d }, (_, a) =>
+      Array.from({ length: d }, (_, b) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += (e.vectors[i * d + a]! - mean[a]!) * (e.vectors[i * d + b]! - mean[b]!);
+        return s / (n - 1);
+      }),
+    );
+    const trace = cov.reduce((s, row, i) => s + row[i]!, 0);
+    const ev = pca.explainedVariance();
+    pca.axes().forEach((v, k) => {
+      const cv = cov.map((row) => row.reduce((s, c, j) => s + c * v[j]!, 0));
+      const lambda = cv.reduce((s, x, j) => s + x * v[j]!, 0);
+      cv.forEach((x, j) => assert.ok(Math.abs(x - lambda * v[j]!) < 1e-6 * trace, `axis ${k} is an eigenvector`));
+      assert.ok(Math.abs(lambda / trace - ev[k]!) < 1e-9, `component ${k} explains ${ev[k]} of the variance, covariance says ${lambda / trace}`);
+    });
+    assert.ok(ev[0]! > ev[1]! && ev[1]! > ev[2]!);
+    // the largest axis is the first dimension (scale 3), the second the third (scale 2)
+    assert.ok(Math.abs(pca.axes()[0]![0]!) > 0.99 && Math.abs(pca.axes()[1]![2]!) > 0.99);
+  });
+
+  it('a fitted PCA saved with toJSON and loaded again projects new galaxies identically', () => {
+    const pca = RepresentationPca.fit(synthetic(50, [1, 2, 3, 4], 2), { components: 2 });
+    const fresh = synthetic(5, [1, 1, 1, 1], 3).vectors;
+    const again = RepresentationPca.load(JSON.parse(JSON.stringify(pca.toJSON())));
+    assert.deepEqual(Array.from(again.transform(fresh)), Array.from(pca.transform(fresh)));
+    assert.equal(pca.transform(fresh).length, 5 * 2);
+    assert.throws(() => RepresentationPca.fit(synthetic(10, [1, 1], 4), { components: 3 }), /components must be an integer from 1 to 2/);
+  });
+
+  it('finds the galaxies of the query\'s own group, cosine ignoring length and euclidean not', () => {
+    // three directions; each galaxy is one of them at some length, plus a little noise
+    const dirs = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+    const rng = seededRng(5);
+    const ids: string[] = [];
+    const vectors: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const g = i % 3;
+      const len = 1 + 9 * rng();
+      ids.push(`${g}-${i}`);
+      vectors.push(...dirs[g]!.map((x) => x * len + 0.01 * rng()));
+    }
+    const e = { ids, vectors: Float32Array.from(vectors), dim: 3 };
+    const cos = similar(e, '0-0', { k: 9, metric: 'cosine' });
+    assert.equal(cos.length, 9);
+    assert.ok(cos.every((nb) => nb.id.startsWith('0-')), 'cosine: all of group 0');
+    assert.deepEqual(cos.map((nb) => nb.rank), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.ok(cos.every((nb, i) => i === 0 || nb.distance >= cos[i - 1]!.distance));
+    assert.ok(!cos.some((nb) => nb.id === '0-0'), 'the query itself is left out');
+    // a short query: a long galaxy of its own direction is far in euclidean terms, a short one of
+    // another direction is near
+    const pair = { ids: ['q', 'same-direction-long', 'other-direction-short'], vectors: Float32Array.from([1, 0, 0, 10, 0, 0, 0, 1, 0]), dim: 3 };
+    assert.equal(similar(pair, 'q', { k: 1, metric: 'cosine' })[0]!.id, 'same-direction-long');
+    assert.equal(similar(pair, 'q', { k: 1, metric: 'euclidean' })[0]!.id, 'other-direction-short');
+    assert.throws(() => similar(e, 'nope'), /galaxy 'nope' is not among the 30 embedded galaxies/);
+    assert.throws(() => similar(e, '0-0', { metric: 'manhattan' as never }), /unknown metric 'manhattan'. Valid choices: cosine, euclidean/);
+  });
+});
+
+describe('galmorph similar', () => {
+  it('prints and writes the ranked neighbours, and names a missing query id', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'emb.parquet');
+    writeEmbeddings(file, { ids: ['a', 'b', 'c', 'd'], vectors: Float32Array.from([1, 0, 0.9, 0.1, 0, 1, -1, 0]), dim: 2 });
+    const bin = path.join(projectRoot(), 'bin', 'galmorph.js');
+    const out = path.join(dir, 'n.csv');
+    const r = spawnSync(process.execPath, [bin, 'similar', '--embeddings', file, '--query', 'a', '--k', '2', '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /neighbours of a \(cosine\):\n\s+1\s+b\s+0\.00\d+\n\s+2\s+c\s+1\.00000/);
+    assert.equal(fs.readFileSync(out, 'utf8').split('\n')[0], 'rank,id,distance');
+    const bad = spawnSync(process.execPath, [bin, 'similar', '--embeddings', file, '--query', 'zz'], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /^galmorph: galaxy 'zz' is not among the 4 embedded galaxies/);
+  });
+});
