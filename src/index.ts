@@ -32,6 +32,8 @@ export * from './training/train-galaxy';
 export * from './representations/embed';
 export * from './representations/pca';
 export * from './similarity/search';
+export * from './similarity/evaluate';
+export * from './representations/imagenet';
 export * from './plots/figure';
 export * from './plots/export';
 export * from './report/tables';

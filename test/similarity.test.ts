@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { seededRng } from '../src/data/augment';
 import { RepresentationPca } from '../src/representations/pca';
 import { similar } from '../src/similarity/search';
+import { averagePrecision, evaluateRandom, evaluateTag } from '../src/similarity/evaluate';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -99,5 +100,21 @@ describe('galmorph similar', () => {
     const bad = spawnSync(process.execPath, [bin, 'similar', '--embeddings', file, '--query', 'zz'], { encoding: 'utf8' });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /^galmorph: galaxy 'zz' is not among the 4 embedded galaxies/);
+  });
+});
+
+describe('similarity evaluation', () => {
+  it('average precision and precision@k match hand-computed values', () => {
+    // relevant at ranks 1, 3 and 6: AP = (1/1 + 2/3 + 3/6) / 3
+    assert.ok(Math.abs(averagePrecision([true, false, true, false, false, true]) - (1 + 2 / 3 + 0.5) / 3) < 1e-12);
+    assert.equal(averagePrecision([false, false]), 0);
+    // two tight clusters on a line: a tagged galaxy's neighbours are the other tagged ones
+    const e = { ids: ['a1', 'a2', 'a3', 'b1', 'b2', 'b3'], vectors: Float32Array.from([0, 0.1, 0.2, 10, 10.1, 10.2].flatMap((x) => [x, 1])), dim: 2 };
+    const s = evaluateTag(e, new Set(['a1', 'a2', 'a3']), { metric: 'euclidean', maxK: 3 });
+    assert.deepEqual(s.precision, [1, 1, 2 / 3]);
+    assert.equal(s.map, 1);
+    assert.equal(s.queries, 3);
+    const r = evaluateRandom(e.ids, new Set(['a1', 'a2', 'a3']), { maxK: 5, seed: 1 });
+    assert.ok(Math.abs(r.precision[4]! - 2 / 5) < 1e-12, 'at k = n−1 every ranking holds both other tagged galaxies');
   });
 });
