@@ -19,6 +19,7 @@ describe('tables and the reproduction report', () => {
     const out = tempDir();
     writeTable([{ method: 'gp', n_labels: 200, metric: 'precision@50', mean: 0.9 }], path.join(out, 'tables'), 'anomaly');
     writeTable([{ dataset: 'x', galaxies: 3 }], path.join(out, 'tables'), 'local-only');
+    writeTable(Array.from({ length: 70 }, (_, i) => ({ k: i })), path.join(out, 'tables'), 'long');
     fs.mkdirSync(path.join(out, 'figures'));
     fs.writeFileSync(path.join(out, 'figures', 'f.png'), '');
     const text = buildReport({ outDir: out, notebooks: [{ notebook: 'n.ipynb', seconds: 1.25, html: path.join(out, 'notebooks', 'n.html') }], backend: 'backend: cpu', started: new Date(0) });
@@ -27,5 +28,7 @@ describe('tables and the reproduction report', () => {
     for (const v of PAPER_VALUES.anomaly!.values) assert.ok(text.includes(`| ${v.quantity} | ${v.paper} |`));
     assert.ok(/### local-only[\s\S]*Paper: no counterpart/.test(text));
     assert.ok(text.includes('![f.png](figures/f.png)'));
+    assert.ok(text.includes('Measured here: 70 rows, in [csv](tables/long.csv) and [md](tables/long.md).'), 'long tables are linked, not copied');
+    assert.ok(!text.includes('| 69 |'));
   });
 });

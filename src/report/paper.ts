@@ -14,11 +14,14 @@ export interface PaperEntry {
   values: PaperValue[];
 }
 
+const SIMILARITY: PaperEntry = {
+  experiment: 'Similarity search from one galaxy (paper section 4; assessed by eye there, no numbers)',
+  values: [{ quantity: 'precision@k, mAP', paper: 'not reported (qualitative figures only)' }],
+};
+
 export const PAPER_VALUES: Record<string, PaperEntry> = {
-  similarity: {
-    experiment: 'Similarity search from one galaxy (paper section 4; assessed by eye there, no numbers)',
-    values: [{ quantity: 'precision@k, mAP', paper: 'not reported (qualitative figures only)' }],
-  },
+  similarity: SIMILARITY,
+  'similarity-summary': SIMILARITY,
   anomaly: {
     experiment: 'Personalised anomaly detection, GZ2 odd features, 200 labels (paper section 5)',
     values: [

@@ -5,6 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PAPER_VALUES } from './paper';
 
+/** Tables longer than this are linked from the report instead of copied into it. */
+const MAX_INLINE_ROWS = 60;
+
 export interface NotebookRun {
   notebook: string;
   seconds: number;
@@ -55,8 +58,14 @@ export function buildReport(ctx: ReportContext): string {
     const name = path.basename(t, '.md');
     const entry = PAPER_VALUES[name];
     lines.push(`### ${name}`, '');
-    lines.push(`Measured here ([csv](tables/${name}.csv)):`, '');
-    lines.push(fs.readFileSync(path.join(tablesDir, t), 'utf8').trim(), '');
+    const md = fs.readFileSync(path.join(tablesDir, t), 'utf8').trim();
+    const rows = md.split('\n').length - 2;
+    if (rows > MAX_INLINE_ROWS) {
+      // Long tables stay readable as files; the report links them.
+      lines.push(`Measured here: ${rows} rows, in [csv](tables/${name}.csv) and [md](tables/${name}.md).`, '');
+    } else {
+      lines.push(`Measured here ([csv](tables/${name}.csv)):`, '', md, '');
+    }
     if (entry) {
       lines.push(`Paper (${entry.experiment}):`, '', '| quantity | paper |', '| --- | --- |');
       for (const v of entry.values) lines.push(`| ${v.quantity} | ${v.paper} |`);
