@@ -9,12 +9,11 @@ import { MultiBar, Presets } from 'cli-progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
 import { readCatalog } from '../data/catalog';
-import { ImageLoader } from '../data/images';
-import { predictFractions } from '../models/galaxy-model';
 import { defaultModelDir, loadGalaxyModel } from '../models/load';
+import { predictFiles } from '../models/evaluate';
 import { writeModelCard } from '../models/model-card';
 import { embedCatalog } from '../representations/embed';
-import { decodeSize, inputBatch, trainGalaxyModel } from '../training/train-galaxy';
+import { trainGalaxyModel } from '../training/train-galaxy';
 import { fromCatalog, loadVoteDataset, VoteDataset } from '../training/vote-data';
 import { VoteColumns } from '../schemas/votes';
 
@@ -153,21 +152,13 @@ export function predictCommand(): Command {
       const cols = loaded.space.indicesOf(schema);
       const names = cols.map((c) => loaded.space.answers[c]!.answer);
       const header = ['id', ...names.flatMap((a) => [`${a}_fraction`, `${a}_fraction_std`])];
-      const loader = new ImageLoader({ size: decodeSize(loaded.config.size), greyscale: loaded.config.channels === 1 });
-      const batch = int('--batch', opts.batch);
-      const rows: (string | number)[][] = [];
-      for (let s = 0; s < catalog.length; s += batch) {
-        const part = catalog.rows.slice(s, s + batch);
-        const pixels = await Promise.all(part.map((r) => loader.get(catalog.imagePath(r))));
-        const x = inputBatch(pixels, loaded.config.size);
-        const { mean, std } = await predictFractions(loaded.model, loaded.space, x, int('--samples', opts.samples));
-        x.dispose();
-        part.forEach((r, i) => {
-          const base = i * loaded.space.size;
-          rows.push([r[catalog.idCol]!, ...cols.flatMap((c) => [Number(mean[base + c]!.toFixed(5)), Number(std[base + c]!.toFixed(5))])]);
-        });
-        process.stderr.write(`\r  ${Math.min(s + batch, catalog.length)}/${catalog.length} galaxies`);
-      }
+      const { mean, std } = await predictFiles(loaded, catalog.rows.map((r) => catalog.imagePath(r)), schema, {
+        samples: int('--samples', opts.samples),
+        batch: int('--batch', opts.batch),
+        onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
+      });
+      const A = cols.length;
+      const rows = catalog.rows.map((r, i) => [r[catalog.idCol]!, ...cols.flatMap((_, j) => [Number(mean[i * A + j]!.toFixed(5)), Number(std[i * A + j]!.toFixed(5))])]);
       process.stderr.write('\n');
       fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
       fs.writeFileSync(opts.out, Papa.unparse({ fields: header, data: rows }, { newline: '\n' }) + '\n');

@@ -44,7 +44,7 @@ export async function evaluateOnGz2Test(loaded: LoadedGalaxyModel, split: { trai
   const truth = fractionsFromCounts(countsOf(testRows), testRows.length, space, 'gz2');
   const trainMean = meanFractions(fractionsFromCounts(countsOf(trainRows), trainRows.length, space, 'gz2'), A);
   const files = testRows.map((r) => set.files[r]!);
-  const predicted = await predictFiles(loaded, files, 'gz2', samples);
+  const predicted = (await predictFiles(loaded, files, 'gz2', { samples })).mean;
   const evaluation = compareFractions(space, 'gz2', predicted, truth, trainMean);
   return { evaluation, galaxies: testRows.length, ids: testRows.map((r) => set.ids[r]!), files, truth, predicted, space };
 }
