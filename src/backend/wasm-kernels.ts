@@ -95,6 +95,20 @@ function padOrCrop(x: TensorInfo, padding: [number, number, number, number], b: 
   return out;
 }
 
+/**
+ * [top, bottom, left, right] that make an h x w input exactly as large as the filter taps reach,
+ * (out − 1)·stride + k, so a valid convolution with dy as the filter gives a k x k result.
+ */
+function reachPadding(info: tf.backend_util.Conv2DInfo, h: number, w: number): [number, number, number, number] {
+  const { padInfo, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  return [
+    padInfo.top,
+    (outHeight - 1) * strideHeight + filterHeight - padInfo.top - h,
+    padInfo.left,
+    (outWidth - 1) * strideWidth + filterWidth - padInfo.left - w,
+  ];
+}
+
 /** Padding of the transposed convolution that maps a dy of `outShape` back to `inShape`. */
 function transposedPadding(info: tf.backend_util.Conv2DInfo): [number, number, number, number] {
   const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth, padInfo } = info;
@@ -145,13 +159,10 @@ export const conv2DBackpropFilterConfig: KernelConfig = {
     const { strides, pad: padAttr, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as ConvGradAttrs & { filterShape: Shape4 };
     assertNHWC(dataFormat, 'Conv2DBackpropFilter');
     const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, padAttr, dimRoundingMode);
-    const { padInfo, strideHeight, strideWidth, outHeight, outWidth, filterHeight, filterWidth } = info;
+    const { strideHeight, strideWidth } = info;
     const [, h, w] = x.shape as [number, number, number, number];
     const xT = transpose(x, [3, 1, 2, 0], b); // [ci, h, w, n]
-    // Exactly the rows and columns the filter taps reach: (out - 1)·stride + k.
-    const bottom = (outHeight - 1) * strideHeight + filterHeight - padInfo.top - h;
-    const right = (outWidth - 1) * strideWidth + filterWidth - padInfo.left - w;
-    const xp = padOrCrop(xT, [padInfo.top, bottom, padInfo.left, right], b);
+    const xp = padOrCrop(xT, reachPadding(info, h, w), b);
     const dyT = transpose(dy, [1, 2, 0, 3], b); // [outH, outW, n, co]
     const dwT = run('Conv2D', { x: xp, filter: dyT }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [strideHeight, strideWidth] }, b);
     const dw = transpose(dwT, [1, 2, 0, 3], b); // [kh, kw, ci, co]
@@ -199,13 +210,11 @@ export const depthwiseBackpropFilterConfig: KernelConfig = {
     const a = attrs as unknown as DepthwiseAttrs & { filterShape: [number, number, number, number] };
     const info = depthwiseInfo(x.shape, a.filterShape, a, 'DepthwiseConv2dNativeBackpropFilter');
     const [kh, kw, c, mult] = a.filterShape;
-    const { padInfo, strideHeight, strideWidth, outHeight, outWidth, batchSize: n } = info;
+    const { strideHeight, strideWidth, outHeight, outWidth, batchSize: n } = info;
     const [, h, w] = x.shape as number[];
     const xT = transpose(x, [1, 2, 0, 3], b); // [h, w, n, c]
     const x4 = reshape(xT, [1, h!, w!, n * c], b);
-    const bottom = (outHeight - 1) * strideHeight + kh - padInfo.top - h!;
-    const right = (outWidth - 1) * strideWidth + kw - padInfo.left - w!;
-    const xp = padOrCrop(x4, [padInfo.top, bottom, padInfo.left, right], b);
+    const xp = padOrCrop(x4, reachPadding(info, h!, w!), b);
     const dyT = transpose(dy, [1, 2, 0, 3], b); // [outH, outW, n, c·M]
     const filter = reshape(dyT, [outHeight, outWidth, n * c, mult], b);
     const conv = run(
