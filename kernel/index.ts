@@ -3,7 +3,8 @@
  *   showGalaxies — a grid of galaxy images from a catalogue, with captions;
  *   showPlot     — an interactive plotly figure, working offline (bundle embedded once per notebook);
  *   showTable    — an HTML table;
- *   save / saveTable — export a figure (PNG + SVG via headless Chromium) or a table (CSV + MD) to out/.
+ *   save / saveTable — export a figure (PNG + SVG via headless Chromium) or a table (CSV + MD) to out/;
+ *   anomalyForm  — the anomaly finder's next galaxies with 0-5 buttons that score them (anomaly-form.ts).
  * Each `show*` has a pure `*Html` twin that returns the HTML, so the output can be tested.
  */
 import * as path from 'node:path';
@@ -14,6 +15,10 @@ import { exportFigure, ExportOptions } from '../src/plots/export';
 import { TableRow, tableColumns, formatCell, writeTable } from '../src/report/tables';
 import { outDir } from '../src/paths';
 import { BackendChoice, describeBackend } from '../src/backend/select';
+import { anomalyFormHtml, AnomalyFormOptions, AnomalyFormSession } from './anomaly-form';
+
+export { anomalyFormHtml, scoreFromForm } from './anomaly-form';
+export type { AnomalyForm, AnomalyFormOptions, AnomalyFormSession } from './anomaly-form';
 
 /** Where rich outputs go: the tslab display by default; tests install their own. */
 export interface DisplaySink {
@@ -214,4 +219,15 @@ export function saveTable(rows: TableRow[], name: string, options: TableHtmlOpti
 /** Shows which compute backend is in use (every notebook's first output). */
 export function showBackend(choice: BackendChoice): void {
   display().text(`galmorph ${describeBackend(choice)}`);
+}
+
+// ---------------------------------------------------------------- anomaly finder
+
+/**
+ * Shows the anomaly session's next galaxies with buttons 0-5 (classic Notebook: a click runs
+ * `session.score(id, s)` in the kernel, written to the labels file at once). Elsewhere, score from
+ * a cell with `session.score(id, s)` / `session.scoreMany({ id: s })`; run the cell again for more.
+ */
+export async function anomalyForm(session: AnomalyFormSession, catalog: Catalog, options: AnomalyFormOptions = {}): Promise<void> {
+  display().html((await anomalyFormHtml(session, catalog, options)).html);
 }

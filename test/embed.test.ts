@@ -5,6 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { AnswerSpace, buildGalaxyModel } from '../src/models/galaxy-model';
 import { embedCatalog, readEmbeddings, writeEmbeddings } from '../src/representations/embed';
+import { spawnSync } from 'node:child_process';
+import Papa from 'papaparse';
+import { projectRoot } from '../src/paths';
+import { readPca } from '../src/representations/pca';
 import { gz2Sample, tempDir } from './support/fixtures';
 
 describe('representations (embed)', function () {
@@ -50,5 +54,23 @@ describe('representations (embed)', function () {
     resumed.vectors.forEach((v, i) => assert.ok(Math.abs(v - whole.vectors[i]!) < 1e-6));
     assert.ok(!fs.existsSync(`${out}.parts`), 'parts are removed once joined');
     loaded.model.dispose();
+  });
+
+  it('galmorph embed --pca writes the PCA beside the embeddings, with its explained variance', () => {
+    const dir = tempDir();
+    const sample = gz2Sample(12);
+    const csv = path.join(dir, 'cat.csv');
+    fs.writeFileSync(csv, Papa.unparse(sample.rows.map((r) => ({ asset_id: r.asset_id, file: sample.imagePath(r) }))));
+    const out = path.join(dir, 'emb.parquet');
+    const r = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'galmorph.js'), 'embed', '--catalog', csv, '--id-col', 'asset_id', '--out', out, '--pca', '3'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /wrote a PCA of 3 components \(fitted on 12 galaxies\) to .*emb\.pca\.json\nexplained variance: PC1 [\d.]+%, PC2 [\d.]+%, PC3 [\d.]+% \(total [\d.]+%\)/);
+    const e = readEmbeddings(out);
+    const pca = readPca(path.join(dir, 'emb.pca.json'));
+    assert.equal(pca.count, 12);
+    assert.equal(pca.dim, e.dim);
+    assert.equal(pca.components, 3);
+    const ev = pca.explainedVariance();
+    assert.ok(ev[0]! >= ev[1]! && ev[1]! >= ev[2]! && ev.reduce((a, b) => a + b) <= 1 + 1e-9);
   });
 });

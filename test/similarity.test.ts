@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { seededRng } from '../src/data/augment';
-import { RepresentationPca } from '../src/representations/pca';
+import { Matrix, SVD } from 'ml-matrix';
+import { PCA } from 'ml-pca';
+import { pcaFileFor, readPca, RepresentationPca, writePca } from '../src/representations/pca';
 import { similar } from '../src/similarity/search';
 import { averagePrecision, evaluateRandom, evaluateTag } from '../src/similarity/evaluate';
 import { spawnSync } from 'node:child_process';
@@ -48,6 +50,53 @@ describe('PCA and similarity search', () => {
     assert.ok(Math.abs(pca.axes()[0]![0]!) > 0.99 && Math.abs(pca.axes()[1]![2]!) > 0.99);
   });
 
+  it('the streaming PCA fit agrees with ml-pca and with an SVD of the centred matrix, in one chunk or many', () => {
+    // correlated dimensions: a random mixing of independent scales
+    const base = synthetic(700, [4, 3, 2, 1.5, 1, 0.7, 0.4, 0.2], 11);
+    const d = base.dim;
+    const rng = seededRng(12);
+    const mix = Array.from({ length: d * d }, () => rng() - 0.5);
+    const vectors = new Float32Array(base.vectors.length);
+    for (let i = 0; i < 700; i++) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) vectors[i * d + a]! += mix[a * d + b]! * (base.vectors[i * d + b]! - 5) + (a === 0 ? 100 : 0);
+    const e = { ids: base.ids, vectors, dim: d };
+    const rows = Array.from({ length: 700 }, (_, i) => Array.from(vectors.subarray(i * d, (i + 1) * d)));
+    const sameUpToSign = (u: number[], v: number[], tol: number, what: string) => {
+      const dot = u.reduce((s, x, j) => s + x * v[j]!, 0);
+      u.forEach((x, j) => assert.ok(Math.abs(x - Math.sign(dot) * v[j]!) < tol, `${what}: ${u} against ${v}`));
+    };
+    for (const scale of [false, true]) {
+      const pca = RepresentationPca.fit(e, { components: 5, scale });
+      const reference = new PCA(rows, { method: 'SVD', center: true, scale });
+      const refVar = reference.getExplainedVariance().slice(0, 5);
+      pca.explainedVariance().forEach((v, k) => assert.ok(Math.abs(v - refVar[k]!) < 1e-9, `scale ${scale}: component ${k} explains ${v}, ml-pca says ${refVar[k]}`));
+      const refAxes = reference.getLoadings().to2DArray();
+      pca.axes().forEach((axis, k) => sameUpToSign(axis, refAxes[k]!, 1e-6, `scale ${scale}: axis ${k}`));
+      // the projections agree up to each component's sign
+      const mine = pca.transform(vectors.subarray(0, 3 * d));
+      const theirs = reference.predict(rows.slice(0, 3), { nComponents: 5 }).to2DArray();
+      for (let c = 0; c < 5; c++) sameUpToSign([0, 1, 2].map((i) => mine[i * 5 + c]!), theirs.map((r) => r[c]!), 1e-3, `scale ${scale}: projection on ${c}`);
+    }
+    // and an SVD of the centred data matrix, computed here with ml-matrix
+    const mean = Array.from({ length: d }, (_, j) => rows.reduce((s, r) => s + r[j]!, 0) / rows.length);
+    const svd = new SVD(new Matrix(rows.map((r) => r.map((x, j) => x - mean[j]!))), { computeLeftSingularVectors: false });
+    const s2 = svd.diagonal.map((x) => x * x);
+    const total = s2.reduce((a, b) => a + b, 0);
+    const oneShot = RepresentationPca.fit(e, { components: 4 });
+    oneShot.explainedVariance().forEach((v, k) => assert.ok(Math.abs(v - s2[k]! / total) < 1e-9));
+    oneShot.axes().forEach((axis, k) => sameUpToSign(axis, svd.rightSingularVectors.getColumn(k), 1e-6, `SVD axis ${k}`));
+    // chunked fits: uneven chunks through partialFit, and fit's own chunking, give the same PCA
+    const acc = RepresentationPca.incremental(d, { components: 4 });
+    for (const [s, t] of [[0, 1], [1, 7], [7, 300], [300, 301], [301, 700]] as const) acc.partialFit(vectors.subarray(s * d, t * d));
+    assert.equal(acc.count, 700);
+    for (const chunked of [acc.finalize(), RepresentationPca.fit(e, { components: 4, chunkRows: 33 })]) {
+      chunked.explainedVariance().forEach((v, k) => assert.ok(Math.abs(v - oneShot.explainedVariance()[k]!) < 1e-12));
+      chunked.axes().forEach((axis, k) => axis.forEach((x, j) => assert.ok(Math.abs(x - oneShot.axes()[k]![j]!) < 1e-9, 'same axes, same signs')));
+      chunked.mean().forEach((m, j) => assert.ok(Math.abs(m - mean[j]!) < 1e-9));
+    }
+    assert.throws(() => RepresentationPca.incremental(d, { components: 2 }).partialFit(vectors.subarray(0, d)).finalize(), /PCA needs at least two galaxies, got 1/);
+    assert.throws(() => RepresentationPca.incremental(d, { components: 2 }).partialFit(new Float32Array(d + 1)), /vectors of length 8/);
+  });
+
   it('a fitted PCA saved with toJSON and loaded again projects new galaxies identically', () => {
     const pca = RepresentationPca.fit(synthetic(50, [1, 2, 3, 4], 2), { components: 2 });
     const fresh = synthetic(5, [1, 1, 1, 1], 3).vectors;
@@ -55,6 +104,30 @@ describe('PCA and similarity search', () => {
     assert.deepEqual(Array.from(again.transform(fresh)), Array.from(pca.transform(fresh)));
     assert.equal(pca.transform(fresh).length, 5 * 2);
     assert.throws(() => RepresentationPca.fit(synthetic(10, [1, 1], 4), { components: 3 }), /components must be an integer from 1 to 2/);
+    // on disk beside the embeddings, with its explained variance
+    const dir = tempDir();
+    const file = pcaFileFor(path.join(dir, 'emb.parquet'));
+    assert.equal(path.basename(file), 'emb.pca.json');
+    writePca(file, pca);
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.deepEqual(stored.explainedVariance, pca.explainedVariance());
+    assert.equal(stored.count, 50);
+    assert.deepEqual(Array.from(readPca(file).transform(fresh)), Array.from(pca.transform(fresh)));
+    fs.writeFileSync(path.join(dir, 'other.json'), '{"name": "PCA"}');
+    assert.throws(() => readPca(path.join(dir, 'other.json')), /other\.json is not a galmorph PCA/);
+    assert.throws(() => readPca(path.join(dir, 'none.json')), /PCA file not found: .*none\.json/);
+  });
+
+  it('exact search keeps the k nearest without a full sort, ties in row order', () => {
+    const e = synthetic(500, [1, 2, 1, 0.5], 9);
+    e.vectors.set(e.vectors.subarray(0, 4), 7 * 4); // row 7 duplicates row 0
+    e.vectors.set(e.vectors.subarray(0, 4), 3 * 4); // and so does row 3
+    for (const metric of ['cosine', 'euclidean'] as const) {
+      const all = similar(e, 'g0', { k: 499, metric });
+      const few = similar(e, 'g0', { k: 10, metric });
+      assert.deepEqual(few, all.slice(0, 10));
+      assert.deepEqual(few.slice(0, 2).map((n) => n.id), ['g3', 'g7']);
+    }
   });
 
   it('finds the galaxies of the query\'s own group, cosine ignoring length and euclidean not', () => {

@@ -14,28 +14,15 @@
 const PCA_COMPONENTS = 10;
 const MAX_K = 10;
 // %%
-import * as fs from "fs";
-import * as path from "path";
 import * as gm from "galmorph";
 import { showBackend, showGalaxies, save, saveTable } from "galmorph/kernel";
 
 showBackend(await gm.initBackend());
 const loaded = await gm.loadGalaxyModel();
-const cacheDir = path.join(gm.outDir(), "embeddings");
-fs.mkdirSync(cacheDir, { recursive: true });
 
-/** galmorph and ImageNet embeddings of a dataset, cached under out/embeddings. */
-async function features(id: string, catalog: gm.Catalog) {
-  const ours = path.join(cacheDir, `${id}-galmorph.parquet`);
-  const inet = path.join(cacheDir, `${id}-imagenet.parquet`);
-  const galmorph = fs.existsSync(ours) ? gm.readEmbeddings(ours) : await gm.embedCatalog(loaded, catalog, ours);
-  let imagenet: gm.Embeddings;
-  if (fs.existsSync(inet)) imagenet = gm.readEmbeddings(inet);
-  else {
-    imagenet = await gm.imagenetEmbeddings(catalog);
-    gm.writeEmbeddings(inet, imagenet);
-  }
-  return { galmorph, imagenet };
+/** galmorph and ImageNet embeddings of a dataset (cached under out/embeddings, shared with the other notebooks). */
+async function features(id: string) {
+  return { galmorph: await gm.datasetEmbeddings(id, "galmorph", loaded), imagenet: await gm.datasetEmbeddings(id, "imagenet") };
 }
 // %% [markdown]
 // ## Tags
@@ -65,7 +52,7 @@ console.table(tasks.map((t) => ({ tag: t.tag, dataset: t.dataset, galaxies: t.id
 const feats: Record<string, { galmorph: gm.Embeddings; imagenet: gm.Embeddings }> = {};
 for (const [id, cat] of [["decals-rings-470", rings], ["gz2-hart16-1000", gz2], ["gz1-sdss-4019", gz1]] as const) {
   const t0 = Date.now();
-  feats[id] = await features(id, cat);
+  feats[id] = await features(id);
   console.log(`${id}: ${cat.length} galaxies embedded (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }
 // %%

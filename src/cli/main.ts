@@ -1,12 +1,12 @@
 /**
  * The `galmorph` command line. Thin over the library: each subcommand parses its options and
- * calls one library function. Later issues add anomaly and finetune.
  */
 import { Command } from 'commander';
 import { environmentReport, formatEnvReport } from '../env';
 import { dataCommand } from './data';
 import { embedCommand, evaluateCommand, predictCommand, trainCommand } from './model';
-import { similarCommand } from './similarity';
+import { indexCommand, similarCommand } from './similarity';
+import { anomalyCommand } from './anomaly';
 import { reproduce } from '../notebooks/reproduce';
 import { VERSION } from '../version';
 
@@ -42,6 +42,8 @@ export function buildProgram(): Command {
   program.addCommand(evaluateCommand());
   program.addCommand(embedCommand());
   program.addCommand(similarCommand());
+  program.addCommand(anomalyCommand());
+  program.addCommand(indexCommand());
 
   return program;
 }

@@ -13,6 +13,7 @@ import { defaultModelDir, loadGalaxyModel } from '../models/load';
 import { predictFiles } from '../models/evaluate';
 import { writeModelCard } from '../models/model-card';
 import { embedCatalog } from '../representations/embed';
+import { formatExplainedVariance, pcaFileFor, RepresentationPca, writePca } from '../representations/pca';
 import { trainGalaxyModel } from '../training/train-galaxy';
 import { fromCatalog, loadVoteDataset, VoteDataset } from '../training/vote-data';
 import { VoteColumns } from '../schemas/votes';
@@ -188,7 +189,10 @@ export function embedCommand(): Command {
     .option('--batch <n>', 'galaxies per forward pass', '64')
     .option('--part-size <n>', 'galaxies per resumable part', '1024')
     .requiredOption('--out <file>', 'output: .parquet, or .arrow for Arrow IPC')
-    .action(async (opts: { model: string; catalog: string; idCol: string; imageCol: string; batch: string; partSize: string; out: string }) => {
+    .option('--pca <n>', 'also fit a PCA of n components and write it beside the output (emb.parquet -> emb.pca.json), reusable with galmorph similar --pca-file')
+    .option('--pca-scale', 'with --pca: standardise each dimension first')
+    .action(async (opts: { model: string; catalog: string; idCol: string; imageCol: string; batch: string; partSize: string; out: string; pca?: string; pcaScale?: boolean }) => {
+      const components = opts.pca === undefined ? undefined : int('--pca', opts.pca);
       console.error(`galmorph embed — ${describeBackend(await initBackend())}`);
       const loaded = await loadGalaxyModel(opts.model);
       const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
@@ -200,5 +204,12 @@ export function embedCommand(): Command {
       });
       process.stderr.write('\n');
       console.error(`wrote ${e.ids.length} representations of ${e.dim} dimensions to ${opts.out}`);
+      if (components !== undefined) {
+        const pca = RepresentationPca.fit(e, { components, scale: opts.pcaScale ?? false });
+        const file = pcaFileFor(opts.out);
+        writePca(file, pca);
+        console.error(`wrote a PCA of ${components} components (fitted on ${e.ids.length} galaxies${opts.pcaScale ? ', standardised' : ''}) to ${file}`);
+        console.error(`explained variance: ${formatExplainedVariance(pca)}`);
+      }
     });
 }

@@ -1,26 +1,143 @@
-/** `galmorph similar`: ranked neighbours of one galaxy in representation space. */
+/** `galmorph similar` (ranked neighbours of one galaxy) and `galmorph index` (an HNSW index for them). */
 import * as fs from 'node:fs';
 import { Command } from 'commander';
 import Papa from 'papaparse';
-import { readEmbeddings } from '../representations/embed';
-import { Metric, similar } from '../similarity/search';
+import { Embeddings, readEmbeddings } from '../representations/embed';
+import { formatExplainedVariance, readPca, RepresentationPca } from '../representations/pca';
+import { APPROXIMATE_FROM, DEFAULT_EF, HnswIndex } from '../similarity/ann';
+import { checkMetric, Neighbour, similar } from '../similarity/search';
+
+const INDEX_KINDS = ['auto', 'exact', 'hnsw'] as const;
+type IndexKind = (typeof INDEX_KINDS)[number];
+
+function int(cmd: string, name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`galmorph ${cmd}: ${name} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+interface PcaCliOptions {
+  pca?: string;
+  pcaScale?: boolean;
+  pcaFile?: string;
+}
+
+function addPcaOptions(cmd: Command): Command {
+  return cmd
+    .option('--pca <n>', 'compare on this many PCA components, fitted on these embeddings')
+    .option('--pca-scale', 'with --pca: standardise each dimension first')
+    .option('--pca-file <file>', 'compare on the components of a stored PCA (from galmorph embed --pca), e.g. for new galaxies');
+}
+
+/** The PCA the options ask for (fitted or read), with its explained variance on stderr. */
+function pcaFromOptions(cmd: string, opts: PcaCliOptions, e: Embeddings, embeddingsFile: string): RepresentationPca | undefined {
+  if (opts.pca !== undefined && opts.pcaFile !== undefined) throw new Error(`galmorph ${cmd}: give --pca (fit) or --pca-file (reuse), not both`);
+  let pca: RepresentationPca | undefined;
+  if (opts.pcaFile !== undefined) {
+    pca = readPca(opts.pcaFile);
+    if (pca.dim !== e.dim) throw new Error(`galmorph ${cmd}: the PCA in ${opts.pcaFile} projects vectors of length ${pca.dim}, but ${embeddingsFile} has vectors of length ${e.dim}`);
+    console.error(`PCA from ${opts.pcaFile} (fitted on ${pca.count} galaxies), explained variance: ${formatExplainedVariance(pca)}`);
+  } else if (opts.pca !== undefined) {
+    pca = RepresentationPca.fit(e, { components: int(cmd, '--pca', opts.pca), scale: opts.pcaScale ?? false });
+    console.error(`PCA fitted on ${e.ids.length} galaxies, explained variance: ${formatExplainedVariance(pca)}`);
+  }
+  return pca;
+}
+
+interface SimilarCliOptions extends PcaCliOptions {
+  embeddings: string;
+  query: string;
+  k: string;
+  metric?: string;
+  index: string;
+  indexFile?: string;
+  ef: string;
+  out?: string;
+}
 
 export function similarCommand(): Command {
-  return new Command('similar')
-    .description('the galaxies most similar to one galaxy (exact search over its representations)')
-    .requiredOption('--embeddings <file>', 'from galmorph embed (.parquet or .arrow)')
-    .requiredOption('--query <id>', 'id of the query galaxy')
-    .option('--k <n>', 'neighbours to return', '10')
-    .option('--metric <name>', 'cosine or euclidean', 'cosine')
-    .option('--pca <n>', 'compare on this many PCA components (fitted on the embeddings)')
+  return addPcaOptions(
+    new Command('similar')
+      .description('the galaxies most similar to one galaxy: exact search, or an HNSW index (approximate) for large catalogues')
+      .requiredOption('--embeddings <file>', 'from galmorph embed (.parquet or .arrow)')
+      .requiredOption('--query <id>', 'id of the query galaxy')
+      .option('--k <n>', 'neighbours to return', '10')
+      .option('--metric <name>', 'cosine or euclidean (default cosine, or the index\'s)'),
+  )
+    .option('--index <kind>', `exact, hnsw, or auto: exact below ${APPROXIMATE_FROM.toLocaleString('en')} galaxies, hnsw from there`, 'auto')
+    .option('--index-file <file>', 'a saved HNSW index of these embeddings (from galmorph index); its metric and PCA are used')
+    .option('--ef <n>', 'HNSW search breadth: higher is slower and closer to exact', String(DEFAULT_EF))
     .option('--out <file>', 'also write the neighbours as CSV (rank, id, distance)')
-    .action((opts: { embeddings: string; query: string; k: string; metric: string; pca?: string; out?: string }) => {
-      const k = Number(opts.k);
-      if (!Number.isInteger(k) || k < 1) throw new Error(`galmorph similar: --k must be a positive integer, got '${opts.k}'`);
-      const pca = opts.pca === undefined ? undefined : Number(opts.pca);
-      const found = similar(readEmbeddings(opts.embeddings), opts.query, { k, metric: opts.metric as Metric, pca });
-      console.log(`neighbours of ${opts.query} (${opts.metric}${pca ? `, ${pca} PCA components` : ''}):`);
+    .action((opts: SimilarCliOptions) => {
+      const k = int('similar', '--k', opts.k);
+      const ef = int('similar', '--ef', opts.ef);
+      if (!(INDEX_KINDS as readonly string[]).includes(opts.index)) throw new Error(`galmorph similar: unknown --index '${opts.index}'. Valid choices: ${INDEX_KINDS.join(', ')}`);
+      const e = readEmbeddings(opts.embeddings);
+      let kind = opts.index as IndexKind;
+      if (opts.indexFile !== undefined) {
+        if (kind === 'exact') throw new Error('galmorph similar: --index exact and --index-file contradict each other');
+        kind = 'hnsw';
+      }
+      if (kind === 'auto') {
+        kind = e.ids.length >= APPROXIMATE_FROM ? 'hnsw' : 'exact';
+        if (kind === 'hnsw') console.error(`galmorph similar: ${e.ids.length} galaxies (≥ ${APPROXIMATE_FROM}): approximate search with an HNSW index (ef ${ef}); --index exact searches exactly`);
+      }
+      let found: Neighbour[];
+      let described: string;
+      if (kind === 'hnsw' && opts.indexFile !== undefined) {
+        if (opts.pca !== undefined || opts.pcaFile !== undefined) throw new Error(`galmorph similar: the index ${opts.indexFile} already fixes the PCA; leave out --pca and --pca-file`);
+        const index = HnswIndex.load(opts.indexFile, e, opts.embeddings);
+        if (opts.metric !== undefined && checkMetric(opts.metric) !== index.metric) throw new Error(`galmorph similar: the index ${opts.indexFile} compares by ${index.metric}, not ${opts.metric}; rebuild it with galmorph index --metric ${opts.metric}`);
+        const pca = index.pca;
+        if (pca) console.error(`index PCA (fitted on ${pca.count} galaxies), explained variance: ${formatExplainedVariance(pca)}`);
+        found = index.similar(opts.query, { k, ef });
+        described = `${index.metric}${pca ? `, ${pca.components} PCA components` : ''}, HNSW index ${opts.indexFile}, ef ${ef}`;
+      } else {
+        const metric = checkMetric(opts.metric);
+        const pca = pcaFromOptions('similar', opts, e, opts.embeddings);
+        if (kind === 'hnsw') {
+          const t = performance.now();
+          const index = HnswIndex.build(e, { metric, pca });
+          console.error(`built an HNSW index of ${e.ids.length} galaxies in ${((performance.now() - t) / 1000).toFixed(1)} s; save it once with galmorph index and pass --index-file to skip this`);
+          found = index.similar(opts.query, { k, ef });
+        } else {
+          found = similar(e, opts.query, { k, metric, pca });
+        }
+        described = `${metric}${pca ? `, ${pca.components} PCA components` : ''}${kind === 'hnsw' ? `, HNSW ef ${ef}` : ''}`;
+      }
+      console.log(`neighbours of ${opts.query} (${described}):`);
       for (const n of found) console.log(`${String(n.rank).padStart(4)}  ${n.id.padEnd(24)} ${n.distance.toFixed(5)}`);
       if (opts.out) fs.writeFileSync(opts.out, Papa.unparse(found.map((n) => ({ rank: n.rank, id: n.id, distance: n.distance })), { newline: '\n' }) + '\n');
+    });
+}
+
+interface IndexCliOptions extends PcaCliOptions {
+  embeddings: string;
+  out: string;
+  metric?: string;
+  m: string;
+  efConstruction: string;
+}
+
+export function indexCommand(): Command {
+  return addPcaOptions(
+    new Command('index')
+      .description('build an HNSW index of embeddings for fast approximate galmorph similar (writes FILE and FILE.json)')
+      .requiredOption('--embeddings <file>', 'from galmorph embed (.parquet or .arrow)')
+      .requiredOption('--out <file>', 'index file, e.g. emb.hnsw (its description goes to emb.hnsw.json)')
+      .option('--metric <name>', 'cosine or euclidean', 'cosine'),
+  )
+    .option('--m <n>', 'links per node (hnswlib M)', '16')
+    .option('--ef-construction <n>', 'candidate list while building', '200')
+    .action((opts: IndexCliOptions) => {
+      const metric = checkMetric(opts.metric);
+      const m = int('index', '--m', opts.m);
+      const efConstruction = int('index', '--ef-construction', opts.efConstruction);
+      const e = readEmbeddings(opts.embeddings);
+      const pca = pcaFromOptions('index', opts, e, opts.embeddings);
+      const t = performance.now();
+      const index = HnswIndex.build(e, { metric, pca, m, efConstruction });
+      index.save(opts.out);
+      console.error(`indexed ${e.ids.length} galaxies (${metric}${pca ? `, ${pca.components} PCA components` : `, ${e.dim} dimensions`}, M ${m}, efConstruction ${efConstruction}) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${opts.out} and ${opts.out}.json`);
     });
 }

@@ -1,0 +1,148 @@
+/**
+ * The paper's personalised anomaly finder: representations reduced by PCA (40 components), a
+ * Gaussian process regressing the researcher's scores, and expected improvement choosing which
+ * galaxies to show next: a few random galaxies first, then batches of the most promising.
+ */
+import { seededRng } from '../data/augment';
+import type { Embeddings } from '../representations/embed';
+import { RepresentationPca } from '../representations/pca';
+import { expectedImprovement, topK } from './acquisition';
+import { GaussianProcessOptions, GaussianProcessRegressor, KernelParams } from './gaussian-process';
+
+export interface AnomalyFinderOptions {
+  /** PCA components of the representation. Default 40, the paper's. */
+  components?: number;
+  /** Random galaxies labelled before the Gaussian process chooses. Default 10. */
+  initialLabels?: number;
+  /** Galaxies per batch. Default 10. */
+  batchSize?: number;
+  /** Expected-improvement trade-off ξ, in score units. Default 0.5. */
+  tradeoff?: number;
+  seed?: number;
+  gp?: GaussianProcessOptions;
+}
+
+export interface RankedGalaxy {
+  id: string;
+  rank: number;
+  /** Predicted score (Gaussian-process mean). */
+  predicted: number;
+  std: number;
+  /** The researcher's score, where given. */
+  label?: number;
+}
+
+export interface RankingOptions {
+  /** Put the galaxies the researcher already scored first, by their score. Default true. */
+  labelledFirst?: boolean;
+}
+
+export class PersonalisedAnomalyFinder {
+  private readonly index = new Map<string, number>();
+  private readonly labels = new Map<number, number>();
+  private readonly random: () => number;
+  private gp?: GaussianProcessRegressor;
+  /** Bumped by every label, so a re-scored galaxy also triggers a refit. */
+  private labelVersion = 0;
+  private gpVersion = -1;
+  private lastParams?: KernelParams;
+
+  /** `features`: n×dim row-major, already reduced (see `fromEmbeddings`). */
+  constructor(
+    readonly ids: string[],
+    private readonly features: Float64Array,
+    readonly dim: number,
+    private readonly options: AnomalyFinderOptions = {},
+  ) {
+    if (features.length !== ids.length * dim) throw new Error(`galmorph: ${ids.length} galaxies need ${ids.length * dim} feature values, got ${features.length}`);
+    ids.forEach((id, i) => {
+      if (this.index.has(id)) throw new Error(`galmorph: galaxy id '${id}' appears twice in the embeddings`);
+      this.index.set(id, i);
+    });
+    this.random = seededRng(options.seed ?? 0);
+  }
+
+  /** From representations: PCA to `components` (default 40) dimensions, fitted on all galaxies. */
+  static fromEmbeddings(e: Embeddings, options: AnomalyFinderOptions = {}): PersonalisedAnomalyFinder {
+    const components = Math.min(options.components ?? 40, e.dim);
+    const reduced = RepresentationPca.fit(e, { components }).transform(e.vectors);
+    return new PersonalisedAnomalyFinder(e.ids, Float64Array.from(reduced), components, options);
+  }
+
+  /** Galaxies scored so far. */
+  get labelledCount(): number {
+    return this.labels.size;
+  }
+
+  /** Records the researcher's score of one galaxy (a later score replaces an earlier one). */
+  label(id: string, score: number): void {
+    const i = this.index.get(id);
+    if (i === undefined) throw new Error(`galmorph: galaxy '${id}' is not among the ${this.ids.length} galaxies of this session`);
+    if (!Number.isFinite(score)) throw new Error(`galmorph: score of '${id}' must be a number, got ${score}`);
+    this.labels.set(i, score);
+    this.labelVersion++;
+  }
+
+  labelsById(): Map<string, number> {
+    return new Map([...this.labels].map(([i, s]) => [this.ids[i]!, s]));
+  }
+
+  /** The next galaxies to show: random until `initialLabels` are scored, then the highest expected improvement. */
+  next(count = this.options.batchSize ?? 10): string[] {
+    const unlabelled = this.ids.map((_, i) => i).filter((i) => !this.labels.has(i));
+    const initial = this.options.initialLabels ?? 10;
+    if (this.labels.size < initial) {
+      for (let i = unlabelled.length - 1; i > 0; i--) {
+        const j = Math.floor(this.random() * (i + 1));
+        [unlabelled[i], unlabelled[j]] = [unlabelled[j]!, unlabelled[i]!];
+      }
+      return unlabelled.slice(0, Math.min(count, initial - this.labels.size)).map((i) => this.ids[i]!);
+    }
+    const { mean, std } = this.fit().predict(this.rows(unlabelled));
+    const best = Math.max(...this.labels.values());
+    const ei = expectedImprovement(mean, std, best, this.options.tradeoff ?? 0.5);
+    return topK(ei, count).map((j) => this.ids[unlabelled[j]!]!);
+  }
+
+  /** The Gaussian process on the current labels (refitted only when labels changed). */
+  fit(): GaussianProcessRegressor {
+    if (this.labels.size < 2) throw new Error(`galmorph: score at least 2 galaxies before ranking (${this.labels.size} so far)`);
+    if (this.gp && this.gpVersion === this.labelVersion) return this.gp;
+    const rows = [...this.labels.keys()];
+    // Warm start from the previous fit: the hyperparameters change little between batches.
+    this.gp = new GaussianProcessRegressor({ seed: this.options.seed, ...this.options.gp, kernel: { ...this.lastParams, ...this.options.gp?.kernel } }).fit(
+      this.rows(rows),
+      rows.map((i) => this.labels.get(i)!),
+      this.dim,
+    );
+    this.lastParams = this.gp.params;
+    this.gpVersion = this.labelVersion;
+    return this.gp;
+  }
+
+  /** Every galaxy ranked from most to least interesting to this researcher. */
+  ranking(options: RankingOptions = {}): RankedGalaxy[] {
+    const all = this.ids.map((_, i) => i);
+    const { mean, std } = this.fit().predict(this.rows(all));
+    const labelledFirst = options.labelledFirst ?? true;
+    const order = all.sort((a, b) => {
+      if (labelledFirst) {
+        const la = this.labels.get(a);
+        const lb = this.labels.get(b);
+        if (la !== undefined || lb !== undefined) {
+          if (la === undefined) return 1;
+          if (lb === undefined) return -1;
+          if (la !== lb) return lb - la;
+        }
+      }
+      return mean[b]! - mean[a]! || a - b;
+    });
+    return order.map((i, r) => ({ id: this.ids[i]!, rank: r + 1, predicted: mean[i]!, std: std[i]!, label: this.labels.get(i) }));
+  }
+
+  private rows(indices: number[]): Float64Array {
+    const out = new Float64Array(indices.length * this.dim);
+    indices.forEach((i, r) => out.set(this.features.subarray(i * this.dim, (i + 1) * this.dim), r * this.dim));
+    return out;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * One researcher's anomaly-finding session: the personalised finder (PCA + Gaussian process +
+ * expected improvement) together with the append-only labels file it learns from.
+ *
+ *   const session = AnomalySession.open('emb.parquet', 'my-labels.jsonl');  // resumes if the file exists
+ *   for (const id of session.next()) session.score(id, askTheResearcher(id)); // on disk before it returns
+ *   session.ranking().slice(0, 20);
+ *
+ * Opening replays the stored scores into the finder, so a session that crashed or was killed
+ * continues where it stopped; `score` writes to disk first and only then updates the finder.
+ */
+import type { Embeddings } from '../representations/embed';
+import { readEmbeddings } from '../representations/embed';
+import { checkScore, embeddingsFingerprint, LabelRecord, LabelStore, ReadLabelsOptions } from './labels';
+import { AnomalyFinderOptions, PersonalisedAnomalyFinder, RankedGalaxy, RankingOptions } from './personalised';
+
+export interface AnomalySessionOptions extends AnomalyFinderOptions, ReadLabelsOptions {
+  /**
+   * Where in-memory embeddings came from, recorded in a new labels file's header. Default: the
+   * path given to `open`, or '(in memory)'.
+   */
+  embeddingsFile?: string;
+  /** Create the labels file when it does not exist. Default true. */
+  create?: boolean;
+}
+
+/** How the next galaxies are chosen: at random until `initialLabels` are scored, then by expected improvement. */
+export type AnomalyPhase = 'random' | 'expected-improvement';
+
+/** Scores to record at once: `{ id: score }`, a Map, or [id, score] pairs. */
+export type ScoreSet = Record<string, number> | Map<string, number> | Iterable<readonly [string, number]>;
+
+export class AnomalySession {
+  /** Scores replayed from the labels file when the session opened. */
+  readonly resumed: number;
+  private readonly known: Set<string>;
+  private readonly skipped = new Set<string>();
+
+  constructor(
+    readonly finder: PersonalisedAnomalyFinder,
+    readonly store: LabelStore,
+    private readonly options: AnomalySessionOptions = {},
+  ) {
+    this.known = new Set(finder.ids);
+    const lines = new Map<string, LabelRecord>();
+    for (const r of store.records()) lines.set(r.id, r);
+    for (const [id, score] of store.labels()) {
+      if (!this.known.has(id)) {
+        throw new Error(`galmorph: ${store.file}, line ${lines.get(id)?.line ?? '?'}: galaxy '${id}' is not among the ${finder.ids.length} galaxies of the embeddings`);
+      }
+      finder.label(id, score);
+    }
+    this.resumed = store.count;
+  }
+
+  /**
+   * Opens a session on embeddings (a file from `galmorph embed`, or in memory) and a labels file:
+   * a new file gets a header fingerprinting the embeddings; an existing one is checked against them
+   * and its scores are replayed.
+   */
+  static open(embeddings: Embeddings | string, labelsFile: string, options: AnomalySessionOptions = {}): AnomalySession {
+    const e = typeof embeddings === 'string' ? readEmbeddings(embeddings) : embeddings;
+    const source = options.embeddingsFile ?? (typeof embeddings === 'string' ? embeddings : undefined);
+    const store = LabelStore.open(labelsFile, { embeddings: embeddingsFingerprint(e, source), create: options.create, onWarning: options.onWarning });
+    return new AnomalySession(PersonalisedAnomalyFinder.fromEmbeddings(e, options), store, options);
+  }
+
+  /** The labels file (absolute path). */
+  get labelsFile(): string {
+    return this.store.file;
+  }
+
+  /** Galaxies scored, resumed ones included. */
+  get labelledCount(): number {
+    return this.finder.labelledCount;
+  }
+
+  /** Galaxies in the embeddings. */
+  get size(): number {
+    return this.finder.ids.length;
+  }
+
+  /** Galaxies per batch (the finder's `batchSize`, default 10). */
+  get batchSize(): number {
+    return this.options.batchSize ?? 10;
+  }
+
+  get phase(): AnomalyPhase {
+    return this.labelledCount < (this.options.initialLabels ?? 10) ? 'random' : 'expected-improvement';
+  }
+
+  /** The latest score per galaxy. */
+  labels(): Map<string, number> {
+    return this.store.labels();
+  }
+
+  /** The highest score given so far (the latest such galaxy on a tie), or undefined before any. */
+  best(): { id: string; score: number } | undefined {
+    let best: { id: string; score: number } | undefined;
+    for (const [id, score] of this.store.labels()) if (!best || score >= best.score) best = { id, score };
+    return best;
+  }
+
+  /**
+   * The next galaxies to show, never one already scored or skipped in this session: random ones
+   * until `initialLabels` are scored (then at most the number still missing), afterwards those of
+   * highest expected improvement (the Gaussian process is refitted when the labels changed).
+   */
+  next(count = this.batchSize): string[] {
+    if (!Number.isInteger(count) || count < 1) throw new Error(`galmorph: next() needs a positive integer count, got ${count}`);
+    const proposed = this.finder.next(count + this.skipped.size).filter((id) => !this.skipped.has(id));
+    if (proposed.length > 0 || this.skipped.size === 0) return proposed.slice(0, count);
+    // Every random pick was skipped earlier: fall back to the first galaxies still open.
+    const labelled = this.finder.labelsById();
+    return this.finder.ids.filter((id) => !labelled.has(id) && !this.skipped.has(id)).slice(0, count);
+  }
+
+  /** Leaves a galaxy out of `next` for the rest of this session (skips are not written to disk). */
+  skip(id: string): void {
+    this.requireKnown(id);
+    this.skipped.add(id);
+  }
+
+  /**
+   * Records a score 0-5: appended to the labels file and fsync'ed first, then given to the finder.
+   * A later score of the same galaxy replaces the earlier one.
+   */
+  score(id: string, score: number): LabelRecord {
+    this.requireKnown(id);
+    checkScore(id, score);
+    const record = this.store.append(id, score);
+    this.finder.label(id, score);
+    this.skipped.delete(id);
+    return record;
+  }
+
+  /** Several scores (`{ id: score }`, a Map or pairs); all are checked before any is written. */
+  scoreMany(scores: ScoreSet): LabelRecord[] {
+    const pairs: (readonly [string, number])[] =
+      scores instanceof Map ? [...scores] : Symbol.iterator in Object(scores) ? [...(scores as Iterable<readonly [string, number]>)] : Object.entries(scores);
+    for (const [id, s] of pairs) {
+      this.requireKnown(id);
+      checkScore(id, s);
+    }
+    return pairs.map(([id, s]) => this.score(id, s));
+  }
+
+  /** Every galaxy ranked by predicted score (scored ones first by default); needs 2 or more scores. */
+  ranking(options: RankingOptions = {}): RankedGalaxy[] {
+    return this.finder.ranking(options);
+  }
+
+  /** One line on where the session stands. */
+  summary(): string {
+    const best = this.best();
+    const resumed = this.resumed > 0 ? ` (${this.resumed} resumed)` : '';
+    return `${this.labelledCount} of ${this.size} galaxies scored${resumed}${best ? `; best so far: ${best.score} (galaxy ${best.id})` : ''}`;
+  }
+
+  private requireKnown(id: string): void {
+    if (!this.known.has(id)) throw new Error(`galmorph: galaxy '${id}' is not among the ${this.size} galaxies of this session's embeddings`);
+  }
+}

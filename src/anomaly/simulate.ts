@@ -1,0 +1,112 @@
+/**
+ * The paper's simulated researcher: a task gives every galaxy the score the researcher would give
+ * it, the finder asks for scores in batches, and rankings are measured at several label budgets,
+ * over repeats with different random starts; beside them the unsupervised baselines.
+ */
+import type { Embeddings } from '../representations/embed';
+import { RepresentationPca } from '../representations/pca';
+import { seededRng } from '../data/augment';
+import { IsolationForest } from './isolation-forest';
+import { localOutlierFactor } from './local-outlier-factor';
+import { RANKING_METRICS, rankingMetrics, RankingMetric } from './metrics';
+import { AnomalyFinderOptions, PersonalisedAnomalyFinder } from './personalised';
+
+export interface ResearcherTask {
+  name: string;
+  /** The score this researcher gives each galaxy (0-5), by id. */
+  scores: Map<string, number>;
+  /** The galaxies that count as found. */
+  positives: Set<string>;
+}
+
+export interface SimulationOptions extends AnomalyFinderOptions {
+  /** Label counts at which rankings are measured. Default [50, 100, 200]. */
+  budgets?: number[];
+  /** Repeats with different random starts. Default 10. */
+  repeats?: number;
+  /** Called after each repeat. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One row of the anomaly table (out/tables/anomaly.csv). */
+export interface AnomalyRow {
+  task: string;
+  method: string;
+  n_labels: number;
+  ranking: string;
+  metric: RankingMetric;
+  mean: number;
+  std: number;
+  repeats: number;
+}
+
+type Samples = Map<string, { task: string; method: string; n_labels: number; ranking: string; metric: RankingMetric; values: number[] }>;
+
+function record(samples: Samples, key: Omit<AnomalyRow, 'mean' | 'std' | 'repeats' | 'metric'>, ranked: string[], positives: Set<string>): void {
+  const m = rankingMetrics(ranked, positives);
+  for (const metric of RANKING_METRICS) {
+    const k = `${key.method}|${key.n_labels}|${key.ranking}|${metric}`;
+    const s = samples.get(k) ?? { ...key, metric, values: [] };
+    s.values.push(m[metric]);
+    samples.set(k, s);
+  }
+}
+
+function summarise(samples: Samples): AnomalyRow[] {
+  return [...samples.values()].map(({ values, ...key }) => {
+    const mean = values.reduce((s, v) => s + v, 0) / values.length;
+    const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
+    return { ...key, mean, std, repeats: values.length };
+  });
+}
+
+function checkTask(e: Embeddings, task: ResearcherTask): void {
+  const missing = e.ids.filter((id) => !task.scores.has(id));
+  if (missing.length) throw new Error(`galmorph: task '${task.name}' has no score for ${missing.length} embedded galaxies (first: '${missing[0]}')`);
+  if (!task.positives.size) throw new Error(`galmorph: task '${task.name}' has no positives`);
+}
+
+/** The personalised finder with a simulated researcher: one row per budget, ranking mode and metric. */
+export function simulatePersonalised(e: Embeddings, task: ResearcherTask, options: SimulationOptions = {}): AnomalyRow[] {
+  checkTask(e, task);
+  const budgets = (options.budgets ?? [50, 100, 200]).slice().sort((a, b) => a - b);
+  const repeats = options.repeats ?? 10;
+  const components = Math.min(options.components ?? 40, e.dim);
+  const reduced = Float64Array.from(RepresentationPca.fit(e, { components }).transform(e.vectors));
+  const samples: Samples = new Map();
+  for (let r = 0; r < repeats; r++) {
+    const finder = new PersonalisedAnomalyFinder(e.ids, reduced, components, { ...options, seed: (options.seed ?? 0) + r });
+    for (const budget of budgets) {
+      while (finder.labelledCount < budget) {
+        const batch = finder.next(Math.min(options.batchSize ?? 10, budget - finder.labelledCount));
+        if (!batch.length) break;
+        for (const id of batch) finder.label(id, task.scores.get(id)!);
+      }
+      for (const labelledFirst of [true, false]) {
+        const ranked = finder.ranking({ labelledFirst }).map((g) => g.id);
+        record(samples, { task: task.name, method: 'gp-active', n_labels: finder.labelledCount, ranking: labelledFirst ? 'labelled-first' : 'model-only' }, ranked, task.positives);
+      }
+    }
+    options.onProgress?.(r + 1, repeats);
+  }
+  return summarise(samples);
+}
+
+/** Isolation forest (one seed per repeat), local outlier factor and a random ranking, on the same PCA features. */
+export function unsupervisedBaselines(e: Embeddings, task: ResearcherTask, options: { components?: number; repeats?: number; seed?: number } = {}): AnomalyRow[] {
+  checkTask(e, task);
+  const components = Math.min(options.components ?? 40, e.dim);
+  const x = Float64Array.from(RepresentationPca.fit(e, { components }).transform(e.vectors));
+  const byScore = (s: Float64Array) => e.ids.map((id, i) => ({ id, s: s[i]! })).sort((a, b) => b.s - a.s).map((g) => g.id);
+  const samples: Samples = new Map();
+  const key = (method: string) => ({ task: task.name, method, n_labels: 0, ranking: 'unsupervised' });
+  const repeats = options.repeats ?? 10;
+  for (let r = 0; r < repeats; r++) {
+    const seed = (options.seed ?? 0) + r;
+    record(samples, key('isolation-forest'), byScore(IsolationForest.fit(x, components, { seed }).score(x)), task.positives);
+    const rng = seededRng(seed);
+    record(samples, key('random'), byScore(Float64Array.from(e.ids, () => rng())), task.positives);
+  }
+  record(samples, key('local-outlier-factor'), byScore(localOutlierFactor(x, components)), task.positives);
+  return summarise(samples);
+}
