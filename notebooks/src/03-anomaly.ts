@@ -20,7 +20,8 @@
 // random ranking (no labels), on the same 40 components.
 //
 // Caveat, stated plainly: galmorph's committed pretrained model was trained on the GZ2 votes
-// (including the "odd" question) of 889 of these 1,000 galaxies and on the GZ1 classes (including
+// (including the "odd" question) of the 889 of these 1,000 galaxies in its training and validation
+// splits and on the GZ1 classes (including
 // "merger") of the GZ1 galaxies, so its representation has seen what these tasks ask. The ImageNet
 // rows have not.
 // %%
