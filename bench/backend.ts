@@ -5,8 +5,17 @@
  *   npm run bench:backend -- --quick            smaller repeats (a smoke run)
  *   npm run bench:backend -- --only smallcnn    one model
  *   npm run bench:backend -- --out FILE.json    another output file
+ *   --gpu                 the GPU comparison (scripts/gpu-bench.sh): batches 32 and 128, PyTorch on
+ *                         CUDA (fp32, cuDNN autotuned), adaptive step counts, a GPU-time profile of
+ *                         one train step per model; writes bench/results/backend-gpu.json
+ *   --batches 32,128      batch sizes (default 32; --gpu: 32,128)
+ *   --torch-device D      auto | cpu | cuda (default cpu; --gpu: cuda)
+ *   --note TEXT           stored in the result (e.g. "software adapter, not a GPU")
+ *   --deadline-s S        galmorph rows not started within S seconds are skipped (marked so)
  * Protocol, both sides: 2 warm-up steps, then REPEATS timings of ITERS steps each; the median
  * rate is reported. Train step = forward + backward + Adam update on an MSE loss to 34 targets.
+ * Both sides wait for every step to finish (galmorph reads the loss or the output; PyTorch on
+ * CUDA synchronises), as a training loop that logs its loss does.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/backend/select';
+import { releaseWebgpuFreeBuffers, takeWebgpuError, webgpuBytesAllocated } from '../src/backend/webgpu';
 import { buildEncoder, withDenseHead } from '../src/models/encoders';
 import { trainStep } from '../src/training/step';
 
@@ -33,6 +43,14 @@ const CONFIGS: Config[] = [
   { model: 'efficientnet-b0', size: 224, batch: 32, microBatch: 8, phases: ['forward', 'train'] },
 ];
 
+/** The GPU comparison's rows (issue 8): the small CNN at 64 and 128 px, the default galaxy encoder, EfficientNetB0. */
+const GPU_CONFIGS: Config[] = [
+  { model: 'smallcnn', size: 64, batch: 32, phases: ['forward', 'train'] },
+  { model: 'smallcnn', size: 128, batch: 32, phases: ['forward', 'train'] },
+  { model: 'galmorph-cnn', size: 96, batch: 32, phases: ['forward', 'train'] },
+  { model: 'efficientnet-b0', size: 224, batch: 32, phases: ['forward', 'train'] },
+];
+
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -44,9 +62,15 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function measure(step: () => Promise<void>, batch: number, repeats: number, iters: number): Promise<number[]> {
+/** `iters` 0: as many steps per timing as fill about `targetS` seconds (from the second warm-up step). */
+async function measure(step: () => Promise<void>, batch: number, repeats: number, iters: number, targetS = 1): Promise<number[]> {
   await step();
+  const w = performance.now();
   await step();
+  const stepMs = performance.now() - w;
+  if (iters <= 0) iters = Math.min(50, Math.max(1, Math.ceil((targetS * 1000) / stepMs)));
+  // A step of over 5 s (a slow adapter): two timings are enough to say so.
+  if (stepMs > 5000) repeats = Math.min(repeats, 2);
   const rates: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const t = performance.now();
@@ -56,12 +80,41 @@ async function measure(step: () => Promise<void>, batch: number, repeats: number
   return rates;
 }
 
-async function galmorphRows(configs: Config[], repeats: number, iters: (c: Config) => number) {
-  const rows: { model: string; size: number; phase: string; batch: number; img_s: number; runs: number[] }[] = [];
+interface GalmorphRow {
+  model: string;
+  size: number;
+  phase: string;
+  batch: number;
+  img_s: number | null;
+  runs: number[];
+  micro_batch: number | null;
+  /** webgpu: MiB of GPU buffers tfjs held at the end of the row (tensors and its reuse pool). */
+  gpu_mib?: number;
+  error?: string;
+}
+
+/** Profile of one train step: GPU time (timestamp queries) against wall time, and the costliest programs. */
+interface StepProfile {
+  model: string;
+  size: number;
+  batch: number;
+  wall_ms: number;
+  gpu_kernel_ms: number;
+  top_programs: { program: string; ms: number; count: number }[];
+}
+
+async function galmorphRows(configs: Config[], repeats: number, iters: (c: Config) => number, targetS: number, micro: boolean, deadline: number) {
+  const rows: GalmorphRow[] = [];
   for (const c of configs) {
+    if (performance.now() > deadline) {
+      for (const phase of c.phases) rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: null, runs: [], micro_batch: null, error: 'skipped: past --deadline-s' });
+      console.log(`  galmorph ${c.model} ${c.size}px batch ${c.batch}: skipped (past --deadline-s)`);
+      continue;
+    }
     const model = withDenseHead(buildEncoder(c.model, { size: c.size }), 34);
     const x = tf.randomNormal([c.batch, c.size, c.size, 3]);
     const y = tf.randomNormal([c.batch, 34]);
+    const microBatch = micro ? c.microBatch : undefined;
     for (const phase of c.phases) {
       let step: () => Promise<void>;
       const optimizer = tf.train.adam(1e-3);
@@ -73,102 +126,196 @@ async function galmorphRows(configs: Config[], repeats: number, iters: (c: Confi
         };
       } else {
         step = async () => {
-          await trainStep(model, optimizer, x, y, (t, p) => tf.losses.meanSquaredError(t, p) as tf.Scalar, { microBatch: c.microBatch });
+          await trainStep(model, optimizer, x, y, (t, p) => tf.losses.meanSquaredError(t, p) as tf.Scalar, { microBatch });
         };
       }
-      const runs = await measure(step, c.batch, repeats, iters(c));
-      rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: median(runs), runs });
-      console.log(`  galmorph ${c.model} ${c.size}px ${phase}: ${median(runs).toFixed(1)} img/s`);
+      const label = `galmorph ${c.model} ${c.size}px batch ${c.batch} ${phase}`;
+      try {
+        const runs = await measure(step, c.batch, repeats, iters(c), targetS);
+        const gpuError = takeWebgpuError();
+        if (gpuError) throw new Error(`WebGPU error: ${gpuError}`);
+        const gpuMib = webgpuBytesAllocated() / 2 ** 20;
+        rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: median(runs), runs, micro_batch: microBatch ?? null, ...(gpuMib ? { gpu_mib: Math.round(gpuMib) } : {}) });
+        console.log(`  ${label}: ${median(runs).toFixed(1)} img/s${gpuMib ? ` (${gpuMib.toFixed(0)} MiB of GPU buffers)` : ''}`);
+      } catch (err) {
+        const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
+        rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: null, runs: [], micro_batch: microBatch ?? null, error: msg });
+        console.log(`  ${label}: FAILED — ${msg}`);
+      }
       optimizer.dispose();
     }
     tf.dispose([x, y]);
     model.dispose();
+    releaseWebgpuFreeBuffers();
   }
   return rows;
 }
 
+/**
+ * One synchronous train step inside tf.time: on webgpu, kernelMs is the GPU time of every program
+ * (timestamp queries) and wallMs the time until the results were back; the gap is dispatch overhead.
+ */
+async function profileStep(c: Config): Promise<StepProfile> {
+  const model = withDenseHead(buildEncoder(c.model, { size: c.size }), 34);
+  const x = tf.randomNormal([c.batch, c.size, c.size, 3]);
+  const y = tf.randomNormal([c.batch, 34]);
+  const optimizer: tf.Optimizer = tf.train.adam(1e-3);
+  const loss = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;
+  for (let i = 0; i < 2; i++) await trainStep(model, optimizer, x, y, loss);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const info = await tf.time(() => {
+    const { value, grads } = tf.variableGrads(() => loss(y, model.apply(x, { training: true }) as tf.Tensor), vars);
+    optimizer.applyGradients(grads);
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+  const byProgram = new Map<string, { ms: number; count: number }>();
+  const extra = (info as unknown as { getExtraProfileInfo?: () => string }).getExtraProfileInfo?.() ?? '';
+  for (const part of extra.split(', ').filter(Boolean)) {
+    const i = part.lastIndexOf(': ');
+    const name = part.slice(0, i);
+    const ms = Number(part.slice(i + 2));
+    const e = byProgram.get(name) ?? { ms: 0, count: 0 };
+    e.ms += Number.isFinite(ms) ? ms : 0;
+    e.count++;
+    byProgram.set(name, e);
+  }
+  const top = [...byProgram.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10)
+    .map(([program, v]) => ({ program, ms: Number(v.ms.toFixed(3)), count: v.count }));
+  optimizer.dispose();
+  tf.dispose([x, y]);
+  model.dispose();
+  releaseWebgpuFreeBuffers();
+  const kernelMs = typeof info.kernelMs === 'number' ? info.kernelMs : NaN;
+  return { model: c.model, size: c.size, batch: c.batch, wall_ms: Number(info.wallMs.toFixed(2)), gpu_kernel_ms: Number(kernelMs.toFixed(2)), top_programs: top };
+}
+
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 
+interface TorchResult {
+  version?: string;
+  device?: string;
+  rows: { model: string; size: number; phase: string; batch: number; img_s: number }[];
+  problem?: string;
+}
+
 /** The PyTorch side, or a reason it could not run (never a made-up number). */
-function torchRows(configs: Config[], repeats: number, iters: (c: Config) => number): { version?: string; rows: { model: string; size: number; phase: string; img_s: number }[]; problem?: string } {
+function torchRows(configs: Config[], repeats: number, iters: (c: Config) => number, device: string, targetS: number): TorchResult {
   const python = process.env.GALMORPH_PYTHON ?? '/usr/bin/python3';
   const probe = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     return { rows: [], problem: `PyTorch is not importable from ${python} (install Debian python3-torch python3-torchvision libjemalloc2)` };
   }
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '2', MKL_NUM_THREADS: '2' };
-  if (fs.existsSync(JEMALLOC)) {
-    env.LD_PRELOAD = JEMALLOC;
-    env.MALLOC_CONF = 'retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1';
-  } else {
-    console.warn(`  (no ${JEMALLOC}: PyTorch runs with glibc malloc, which is 3-10x slower here; install libjemalloc2)`);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (device !== 'cuda') {
+    Object.assign(env, { OMP_NUM_THREADS: '2', MKL_NUM_THREADS: '2' });
+    if (fs.existsSync(JEMALLOC)) {
+      env.LD_PRELOAD = JEMALLOC;
+      env.MALLOC_CONF = 'retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1';
+    } else {
+      console.warn(`  (no ${JEMALLOC}: PyTorch runs with glibc malloc, which is 3-10x slower here; install libjemalloc2)`);
+    }
   }
   // PyTorch at its best: full batches, no micro-batching.
   const torchConfigs = configs.map((c) => ({ model: c.model, size: c.size, batch: c.batch, phases: c.phases, iters: iters(c) }));
-  const results: { model: string; size: number; phase: string; img_s: number }[] = [];
+  const results: TorchResult['rows'] = [];
   let version: string | undefined;
+  let deviceName: string | undefined;
   // One process per config, so the iteration count can differ by model.
   for (const c of torchConfigs) {
-    const r = spawnSync(python, [path.join(__dirname, 'torch_backend.py'), JSON.stringify([c]), String(repeats), String(c.iters)], {
+    const r = spawnSync(python, [path.join(__dirname, 'torch_backend.py'), JSON.stringify([c]), String(repeats), String(c.iters), device, String(targetS)], {
       encoding: 'utf8',
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 1 << 24,
     });
-    if (r.status !== 0) return { rows: results, version, problem: `PyTorch run failed for ${c.model}: exit ${r.status}` };
-    const parsed = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; rows: typeof results };
+    if (r.status !== 0) return { rows: results, version, device: deviceName, problem: `PyTorch run failed for ${c.model} ${c.size}px batch ${c.batch}: exit ${r.status}` };
+    const parsed = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; device: string; rows: typeof results };
     version = parsed.torch;
+    deviceName = parsed.device;
     results.push(...parsed.rows);
   }
-  return { version, rows: results };
+  return { version, device: deviceName, rows: results };
 }
 
 async function main() {
   const quick = process.argv.includes('--quick');
+  const gpu = process.argv.includes('--gpu');
   const only = arg('--only');
-  const out = path.resolve(arg('--out') ?? path.join(__dirname, 'results', 'backend.json'));
+  const out = path.resolve(arg('--out') ?? path.join(__dirname, 'results', gpu ? 'backend-gpu.json' : 'backend.json'));
   const repeats = quick ? 2 : 5;
-  // Enough steps per timing that one timing lasts about a second or more on this machine.
-  const iters = (c: Config) => (quick ? 1 : c.model === 'efficientnet-b0' ? 1 : c.size >= 128 || c.model === 'galmorph-cnn' ? 2 : 4);
-  const configs = CONFIGS.filter((c) => !only || c.model === only);
+  const batches = (arg('--batches') ?? (gpu ? '32,128' : '32')).split(',').map(Number);
+  if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batches: positive integers, got ${arg('--batches')}`);
+  const torchDevice = arg('--torch-device') ?? (gpu ? 'cuda' : 'cpu');
+  // Seconds per timing for adaptive step counts (GPU runs: speeds unknown in advance).
+  const targetS = quick ? 0.2 : 0.5;
+  // CPU runs: enough steps per timing that one timing lasts about a second or more on the 2-core VM.
+  const iters = (c: Config) =>
+    gpu ? 0 : quick ? 1 : c.model === 'efficientnet-b0' ? 1 : c.size >= 128 || c.model === 'galmorph-cnn' ? 2 : 4;
+  const configs = (gpu ? GPU_CONFIGS : CONFIGS)
+    .filter((c) => !only || c.model === only)
+    .flatMap((c) => batches.map((batch) => ({ ...c, batch })));
 
   const choice = await initBackend();
   console.log(`galmorph ${describeBackend(choice)}`);
-  const ours = await galmorphRows(configs, repeats, iters);
-  console.log('PyTorch reference (2 threads, jemalloc retain):');
-  const ref = torchRows(configs, repeats, iters);
+  // Micro-batches exist for the wasm heap (4 GB); other backends take the whole batch, as PyTorch does.
+  const deadline = arg('--deadline-s') ? performance.now() + 1000 * Number(arg('--deadline-s')) : Infinity;
+  const ours = await galmorphRows(configs, repeats, iters, targetS, choice.name === 'wasm', deadline);
+  const profiles: StepProfile[] = [];
+  if (gpu && choice.name === 'webgpu') {
+    console.log('GPU time of one train step (timestamp queries) against wall time:');
+    for (const c of configs.filter((k) => k.batch === batches[0])) {
+      try {
+        const p = await profileStep(c);
+        profiles.push(p);
+        console.log(`  ${c.model} ${c.size}px batch ${c.batch}: wall ${p.wall_ms} ms, GPU kernels ${p.gpu_kernel_ms} ms; top: ${p.top_programs.slice(0, 3).map((t) => `${t.program} ${t.ms} ms`).join(', ')}`);
+      } catch (err) {
+        console.log(`  ${c.model} ${c.size}px: profile failed — ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+  console.log(`PyTorch reference (${torchDevice === 'cpu' ? '2 threads, jemalloc retain' : `device ${torchDevice}`}):`);
+  const ref = torchRows(configs, repeats, iters, torchDevice, targetS);
   if (ref.problem) console.warn(`  ${ref.problem}`);
 
   const rows = ours.map((g) => {
-    const t = ref.rows.find((r) => r.model === g.model && r.size === g.size && r.phase === g.phase);
+    const t = ref.rows.find((r) => r.model === g.model && r.size === g.size && r.phase === g.phase && r.batch === g.batch);
     return {
       model: g.model,
       size: g.size,
       phase: g.phase,
       batch: g.batch,
-      galmorph_img_s: Number(g.img_s.toFixed(2)),
+      galmorph_img_s: g.img_s === null ? null : Number(g.img_s.toFixed(2)),
       torch_img_s: t ? Number(t.img_s.toFixed(2)) : null,
-      ratio: t ? Number((g.img_s / t.img_s).toFixed(3)) : null,
+      ratio: t && g.img_s !== null ? Number((g.img_s / t.img_s).toFixed(3)) : null,
       galmorph_runs: g.runs.map((v) => Number(v.toFixed(2))),
-      micro_batch: configs.find((c) => c.model === g.model && c.size === g.size)?.microBatch ?? null,
+      micro_batch: g.micro_batch,
+      ...(g.gpu_mib !== undefined ? { gpu_mib: g.gpu_mib } : {}),
+      ...(g.error ? { error: g.error } : {}),
     };
   });
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const result = {
     machine: `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`,
     backend: choice.name,
+    ...(choice.adapter ? { device: choice.adapter.name, adapter: choice.adapter } : {}),
     tfjs: tf.version.tfjs,
     torch: ref.version ?? null,
+    torch_device: ref.device ?? null,
     torch_problem: ref.problem ?? null,
+    ...(arg('--note') ? { note: arg('--note') } : {}),
     date: new Date().toISOString(),
-    protocol: `batch 32; ${repeats} timings of N steps after 2 warm-up steps, median; train = forward + backward + Adam on MSE to 34 outputs`,
+    protocol:
+      `batch ${batches.join(' and ')}; ${repeats} timings of N steps after 2 warm-up steps, median` +
+      `${gpu ? ` (N adaptive: each timing about ${targetS} s)` : ''}; train = forward + backward + Adam on MSE to 34 outputs; ` +
+      (ref.device === 'cpu' || (!ref.device && torchDevice === 'cpu') ? 'PyTorch on CPU, 2 threads' : `PyTorch on ${ref.device ?? torchDevice} (CUDA), float32 (TF32 off), cuDNN benchmark mode, synchronised every step`),
     rows,
+    ...(profiles.length ? { step_profiles: profiles } : {}),
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  console.log('\n| model | size | phase | galmorph img/s | PyTorch img/s | ratio |\n| --- | --- | --- | --- | --- | --- |');
+  console.log('\n| model | size | batch | phase | galmorph img/s | PyTorch img/s | ratio |\n| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    console.log(`| ${r.model} | ${r.size} | ${r.phase} | ${r.galmorph_img_s} | ${r.torch_img_s ?? 'n/a'} | ${r.ratio ?? 'n/a'} |`);
+    console.log(`| ${r.model} | ${r.size} | ${r.batch} | ${r.phase} | ${r.galmorph_img_s ?? 'failed'} | ${r.torch_img_s ?? 'n/a'} | ${r.ratio ?? 'n/a'} |`);
   }
   console.log(`\nwrote ${out}`);
 }

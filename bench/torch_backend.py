@@ -1,9 +1,14 @@
 """PyTorch reference for `npm run bench:backend`: the same models, batch and measurement protocol.
 
 Run by bench/backend.ts with /usr/bin/python3 (Debian python3-torch), 2 threads, and jemalloc
-preloaded with retain:true (without it fresh large allocations page-fault heavily on these VMs).
-Prints one JSON object: {"torch": version, "threads": n, "rows": [{model, size, phase, batch, img_s, runs}]}.
-Usage: torch_backend.py '<json list of {model, size, batch, phases, micro_batch}>' REPEATS ITERS
+preloaded with retain:true (without it fresh large allocations page-fault heavily on these VMs);
+for the GPU comparison (`--gpu`) with the GPU machine's python3 on CUDA: float32 with TF32 off
+(galmorph's WebGPU kernels are float32), cuDNN benchmark mode, and a synchronisation after every
+step (galmorph waits for each step's result too).
+Prints one JSON object: {"torch": version, "device": name, "threads": n, "rows": [{model, size, phase, batch, img_s, runs}]}.
+Usage: torch_backend.py '<json list of {model, size, batch, phases, micro_batch}>' REPEATS ITERS [DEVICE [TARGET_S]]
+  DEVICE: cpu (default), cuda, or auto (cuda when available); ITERS 0: as many steps per timing as
+  fill about TARGET_S seconds (default 1), judged from the second warm-up step.
 """
 import json
 import statistics
@@ -45,9 +50,12 @@ def build(name):
     return nn.Sequential(enc, nn.Linear(width, 34))
 
 
-def measure(fn, batch, repeats, iters):
+def measure(fn, batch, repeats, iters, target_s=1.0):
     fn()
-    fn()  # warm-up: allocator, mkldnn primitive caches
+    t = time.perf_counter()
+    fn()  # warm-up: allocator, mkldnn primitive caches, cuDNN algorithm search
+    if iters <= 0:
+        iters = min(50, max(1, int(-(-target_s // (time.perf_counter() - t)))))
     rates = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -60,14 +68,29 @@ def measure(fn, batch, repeats, iters):
 def main():
     configs = json.loads(sys.argv[1])
     repeats, iters = int(sys.argv[2]), int(sys.argv[3])
-    torch.set_num_threads(2)
+    device = sys.argv[4] if len(sys.argv) > 4 else "cpu"
+    target_s = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("torch_backend.py: CUDA was asked for but torch.cuda.is_available() is False")
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        name = torch.cuda.get_device_name(0)
+        sync = torch.cuda.synchronize
+    else:
+        torch.set_num_threads(2)
+        name = "cpu"
+        sync = lambda: None  # noqa: E731
     torch.manual_seed(0)
     rows = []
     for cfg in configs:
-        model = build(cfg["model"])
+        model = build(cfg["model"]).to(device)
         b, s = cfg["batch"], cfg["size"]
-        x = torch.randn(b, 3, s, s)
-        y = torch.randn(b, 34)
+        x = torch.randn(b, 3, s, s, device=device)
+        y = torch.randn(b, 34, device=device)
         for phase in cfg["phases"]:
             if phase == "forward":
                 model.eval()
@@ -75,6 +98,7 @@ def main():
                 def step():
                     with torch.inference_mode():
                         model(x)
+                    sync()
 
             else:
                 model.train()
@@ -87,11 +111,12 @@ def main():
                         loss = nn.functional.mse_loss(model(x[i : i + micro]), y[i : i + micro]) * (min(micro, b - i) / b)
                         loss.backward()
                     opt.step()
+                    sync()
 
-            med, runs = measure(step, b, repeats, iters)
+            med, runs = measure(step, b, repeats, iters, target_s)
             rows.append({"model": cfg["model"], "size": s, "phase": phase, "batch": b, "img_s": med, "runs": runs})
             print(f"  torch {cfg['model']} {s}px {phase}: {med:.1f} img/s", file=sys.stderr, flush=True)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}))
+    print(json.dumps({"torch": torch.__version__, "device": name, "threads": torch.get_num_threads(), "rows": rows}))
 
 
 if __name__ == "__main__":

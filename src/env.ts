@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { BackendChoice, initBackend } from './backend/select';
+import { probeWebgpuAdapter, WebgpuAdapterReport } from './backend/webgpu';
 import { findChromium } from './plots/export';
 import { plotlyVersion } from './plots/figure';
 import { jupyterStatus, JupyterStatus } from './notebooks/jupyter';
@@ -16,6 +17,8 @@ export interface EnvReport {
   tfjs: string;
   plotly: string;
   backend: BackendChoice | { error: string };
+  /** The WebGPU adapter Dawn offers (also when another backend was chosen), or why there is none. */
+  webgpu: { adapter?: WebgpuAdapterReport; problem?: string };
   jupyter: JupyterStatus;
   chromium: { path?: string; version?: string; problem?: string };
   data: DataRoot[];
@@ -36,12 +39,25 @@ export async function environmentReport(): Promise<EnvReport> {
   } catch (err) {
     backend = { error: err instanceof Error ? err.message : String(err) };
   }
+  let webgpu: EnvReport['webgpu'];
+  if (!('error' in backend) && backend.adapter) {
+    webgpu = { adapter: backend.adapter };
+  } else {
+    try {
+      require.resolve('@tensorflow/tfjs-backend-webgpu/package.json');
+      webgpu = { adapter: await probeWebgpuAdapter() };
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      webgpu = { problem: /Cannot find module/.test(msg) ? 'not installed (optional dependencies webgpu, @tensorflow/tfjs-backend-webgpu)' : msg.split('\n')[0]! };
+    }
+  }
   return {
     galmorph: VERSION,
     node: process.version,
     tfjs: tf.version.tfjs,
     plotly: plotlyVersion(),
     backend,
+    webgpu,
     jupyter: jupyterStatus(),
     chromium: chromiumStatus(),
     data: dataRoots(),
@@ -62,8 +78,17 @@ export function formatEnvReport(r: EnvReport): string {
     const threads = r.backend.threads ? `, ${r.backend.threads} thread${r.backend.threads > 1 ? 's' : ''}` : '';
     row('backend', `${r.backend.name} (${r.backend.packageName}${threads}) — ${r.backend.reason}`);
     for (const a of r.backend.attempts) row('', `  ${a.ok ? 'ok  ' : 'no  '}${a.name}${a.detail ? `: ${a.detail}` : ''}`);
-    if (!process.env.GALMORPH_BACKEND) row('', '  (GALMORPH_BACKEND=node-gpu|node|wasm|cpu forces one)');
+    if (!process.env.GALMORPH_BACKEND) row('', '  (GALMORPH_BACKEND=node-gpu|webgpu|node|wasm|cpu forces one)');
     if (r.backend.name === 'wasm') row('', '  (GALMORPH_WASM_THREADS=n sets the wasm thread count)');
+  }
+  const a = r.webgpu.adapter;
+  if (a) {
+    const inUse = !('error' in r.backend) && r.backend.name === 'webgpu';
+    row('adapter', `${a.name}${inUse ? '' : a.software ? ' — software: used only with GALMORPH_BACKEND=webgpu' : ' — not in use'}`);
+    row('', `  vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}, device ${a.device || '?'}, ${a.software ? 'software (CPU)' : 'hardware (GPU)'}`);
+    row('', `  limits ${Object.entries(a.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  } else {
+    row('adapter', `none — ${r.webgpu.problem ?? 'unknown'}`);
   }
   const j = r.jupyter;
   row('jupyter', j.problem ? `NOT READY — ${j.problem}` : `${j.python}: ${j.versions}; tslab kernel registered`);

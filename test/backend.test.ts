@@ -49,8 +49,25 @@ describe('backend selection', () => {
     assert.equal(parseBackendName(' WASM '), 'wasm');
   });
 
-  it('default order is node-gpu, node, wasm, cpu', () => {
-    assert.deepEqual(defaultCandidates().map((c) => c.name), ['node-gpu', 'node', 'wasm', 'cpu']);
+  it('default order is node-gpu, webgpu, node, wasm, cpu', () => {
+    assert.deepEqual(defaultCandidates().map((c) => c.name), ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu']);
+  });
+
+  it('candidates are told whether they were forced (webgpu takes a software adapter only then)', async () => {
+    const seen: boolean[] = [];
+    const cand = (name: BackendCandidate['name']): BackendCandidate => ({
+      name,
+      packageName: `pkg-${name}`,
+      tfjsName: name,
+      load: async (forced) => {
+        seen.push(forced);
+        if (!forced) throw new Error('only a software adapter (llvmpipe); GALMORPH_BACKEND=webgpu uses it');
+      },
+    });
+    await assert.rejects(selectBackend([cand('webgpu')]), /webgpu: only a software adapter \(llvmpipe\); GALMORPH_BACKEND=webgpu uses it/);
+    const forced = await selectBackend([cand('webgpu')], 'webgpu');
+    assert.equal(forced.name, 'webgpu');
+    assert.deepEqual(seen, [false, true]);
   });
 
   describe('on this machine', () => {
@@ -72,7 +89,7 @@ describe('backend selection', () => {
       process.env.GALMORPH_BACKEND = 'node-gpu';
       await assert.rejects(initBackend(), /GALMORPH_BACKEND=node-gpu was asked for, but it is not available: .*@tensorflow\/tfjs-node-gpu/);
       process.env.GALMORPH_BACKEND = 'gpu-please';
-      assert.throws(() => initBackend(), /unknown backend 'gpu-please'. Valid choices: node-gpu, node, wasm, cpu/);
+      assert.throws(() => initBackend(), /unknown backend 'gpu-please'. Valid choices: node-gpu, webgpu, node, wasm, cpu/);
     });
 
     it('automatic choice activates a working backend that computes a convolution correctly', async () => {

@@ -4,6 +4,8 @@ import { initBackend } from '../src/backend/select';
 import { WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels';
 import { batchNormTraining } from '../src/models/layers/batch-norm';
 import { buildEncoder, withDenseHead } from '../src/models/encoders';
+import { gradsOn } from './support/gradients';
+import { relativeError } from '../src/backend/compare';
 
 /** Small deterministic RNG (mulberry32) so the random shapes are the same every run. */
 function rng(seed: number): () => number {
@@ -37,28 +39,6 @@ function randomCases(seed: number, depthwise: boolean, count: number): Case[] {
   return cases;
 }
 
-/** Runs f on a backend and returns the gradients as plain arrays. */
-async function gradsOn(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: Float32Array[], shapes: number[][]): Promise<Float32Array[]> {
-  await initBackend(backend);
-  const before = tf.memory().numTensors;
-  const xs = inputs.map((v, i) => tf.tensor(v, shapes[i]));
-  const gs = tf.grads(f)(xs);
-  const out = await Promise.all(gs.map((g) => g.data() as Promise<Float32Array>));
-  tf.dispose([...xs, ...gs]);
-  assert.equal(tf.memory().numTensors, before, `no tensor leaked on ${backend}`);
-  return out;
-}
-
-function relError(a: Float32Array, ref: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - ref[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
-
 function randomData(shape: number[], seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1);
@@ -71,8 +51,8 @@ async function checkParity(name: string, f: (x: tf.Tensor, w: tf.Tensor, c: Case
     const wasm = await gradsOn('wasm', loss, inputs, [c.x, c.f]);
     const cpu = await gradsOn('cpu', loss, inputs, [c.x, c.f]);
     const label = `${name} x=[${c.x}] f=[${c.f}] stride ${c.stride} ${c.pad}`;
-    assert.ok(relError(wasm[0]!, cpu[0]!) < 2e-5, `${label}: dx relative error ${relError(wasm[0]!, cpu[0]!)}`);
-    assert.ok(relError(wasm[1]!, cpu[1]!) < 2e-5, `${label}: dW relative error ${relError(wasm[1]!, cpu[1]!)}`);
+    assert.ok(relativeError(wasm[0]!, cpu[0]!) < 2e-5, `${label}: dx relative error ${relativeError(wasm[0]!, cpu[0]!)}`);
+    assert.ok(relativeError(wasm[1]!, cpu[1]!) < 2e-5, `${label}: dW relative error ${relativeError(wasm[1]!, cpu[1]!)}`);
   }
 }
 
@@ -142,7 +122,7 @@ describe('wasm training kernels', function () {
       const got = await gradsOn(backend, ours, inputs, shapes);
       // dx = γ·r/m·(m·dy − dβ − x̂·dγ) cancels terms, and the wasm path sums in another order:
       // float32 round-off reaches a few 1e-5 of the largest value.
-      ['dx', 'dgamma', 'dbeta'].forEach((n, i) => assert.ok(relError(got[i]!, ref[i]!) < 2e-4, `${backend} ${n}: ${relError(got[i]!, ref[i]!)}`));
+      ['dx', 'dgamma', 'dbeta'].forEach((n, i) => assert.ok(relativeError(got[i]!, ref[i]!) < 2e-4, `${backend} ${n}: ${relativeError(got[i]!, ref[i]!)}`));
     }
   });
 

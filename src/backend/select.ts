@@ -2,17 +2,20 @@
  * Compute backend selection. galmorph codes against the `@tensorflow/tfjs` API only; the backend
  * under it is picked at run time, fastest first, because the fast ones need native libraries that
  * many machines cannot download:
- *   node-gpu (@tensorflow/tfjs-node-gpu, CUDA) → node (@tensorflow/tfjs-node, libtensorflow CPU)
+ *   node-gpu (@tensorflow/tfjs-node-gpu, CUDA) → webgpu (@tensorflow/tfjs-backend-webgpu on Dawn,
+ *   a hardware adapter only) → node (@tensorflow/tfjs-node, libtensorflow CPU)
  *   → wasm (@tensorflow/tfjs-backend-wasm, XNNPACK + SIMD, ships inside its npm package) → cpu (pure JS).
- * `GALMORPH_BACKEND=<name>` forces one and fails loudly if it cannot be loaded.
+ * `GALMORPH_BACKEND=<name>` forces one and fails loudly if it cannot be loaded (`webgpu` forced
+ * also accepts a software adapter, Mesa's lavapipe).
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { installLeanGradients } from './lean-gradients';
 import { wasmThreadCount, withWasmThreads } from './wasm-threads';
+import { describeAdapter, prepareWebgpuBackend, watchWebgpuErrors, webgpuAdapter, WebgpuAdapterReport } from './webgpu';
 
 /** Backend names galmorph understands, in default preference order. */
-export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** One way of getting a tfjs backend: what to load, and what tfjs calls it once registered. */
@@ -22,8 +25,11 @@ export interface BackendCandidate {
   packageName: string;
   /** tfjs's registry name for the backend this candidate registers. */
   tfjsName: string;
-  /** Loads the package and registers the backend; throws (with a reason) when unavailable. */
-  load: () => Promise<void>;
+  /**
+   * Loads the package and registers the backend; throws (with a reason) when unavailable.
+   * `forced` is true when the user asked for exactly this backend.
+   */
+  load: (forced: boolean) => Promise<void>;
 }
 
 export interface BackendAttempt {
@@ -45,6 +51,8 @@ export interface BackendChoice {
   attempts: BackendAttempt[];
   /** Compute threads the backend uses, where it says (wasm: its XNNPACK thread pool). */
   threads?: number;
+  /** webgpu: the adapter (GPU or software) it runs on. */
+  adapter?: WebgpuAdapterReport;
 }
 
 function requireOptional(pkg: string): void {
@@ -79,6 +87,18 @@ export function defaultCandidates(): BackendCandidate[] {
       load: async () => {
         requireOptional('@tensorflow/tfjs-node-gpu');
         await activate('tensorflow');
+      },
+    },
+    {
+      name: 'webgpu',
+      packageName: '@tensorflow/tfjs-backend-webgpu',
+      tfjsName: 'webgpu',
+      load: async (forced) => {
+        requireOptional('@tensorflow/tfjs-backend-webgpu/package.json');
+        // Checks the adapter first: without force, a software adapter is slower than wasm.
+        await prepareWebgpuBackend(forced);
+        await activate('webgpu');
+        watchWebgpuErrors();
       },
     },
     {
@@ -143,7 +163,7 @@ export async function selectBackend(
   }
   for (const c of pool) {
     try {
-      await c.load();
+      await c.load(forced !== undefined);
       attempts.push({ name: c.name, ok: true, detail: '' });
       const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.name}: ${a.detail}`);
       const reason = forced
@@ -151,7 +171,8 @@ export async function selectBackend(
         : skipped.length === 0
           ? 'first choice, loaded'
           : `fastest available (${skipped.join('; ')})`;
-      return { name: c.name, tfjsName: c.tfjsName, packageName: c.packageName, reason, attempts, threads: backendThreads(c.name) };
+      const adapter = c.name === 'webgpu' ? webgpuAdapter() : undefined;
+      return { name: c.name, tfjsName: c.tfjsName, packageName: c.packageName, reason, attempts, threads: backendThreads(c.name), ...(adapter ? { adapter } : {}) };
     } catch (err) {
       attempts.push({ name: c.name, ok: false, detail: firstLine(err) });
     }
@@ -194,5 +215,6 @@ export function initBackend(prefer?: BackendName | string): Promise<BackendChoic
 /** One line for logs and notebook headers. */
 export function describeBackend(choice: BackendChoice): string {
   const threads = choice.threads ? `, ${choice.threads} thread${choice.threads > 1 ? 's' : ''}` : '';
-  return `backend: ${choice.name} (${choice.packageName}, tfjs ${tf.version.tfjs}${threads}) — ${choice.reason}`;
+  const adapter = choice.adapter ? `, ${describeAdapter(choice.adapter)}` : '';
+  return `backend: ${choice.name} (${choice.packageName}, tfjs ${tf.version.tfjs}${threads}${adapter}) — ${choice.reason}`;
 }

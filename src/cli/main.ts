@@ -1,9 +1,11 @@
 /**
  * The `galmorph` command line. Thin over the library: each subcommand parses its options and
+ * calls one library function. Later issues add anomaly and finetune.
  */
 import { Command } from 'commander';
 import { environmentReport, formatEnvReport } from '../env';
 import { dataCommand } from './data';
+import { finetuneCommand } from './finetune';
 import { embedCommand, evaluateCommand, predictCommand, trainCommand } from './model';
 import { indexCommand, similarCommand } from './similarity';
 import { anomalyCommand } from './anomaly';
@@ -42,6 +44,7 @@ export function buildProgram(): Command {
   program.addCommand(evaluateCommand());
   program.addCommand(embedCommand());
   program.addCommand(similarCommand());
+  program.addCommand(finetuneCommand());
   program.addCommand(anomalyCommand());
   program.addCommand(indexCommand());
 

@@ -8,7 +8,8 @@ import { addVoteOptions } from './options';
 import { MultiBar, Presets } from 'cli-progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
-import { readCatalog } from '../data/catalog';
+import { Catalog, readCatalog } from '../data/catalog';
+import { FineTunedModel, isFinetunedModelDir } from '../finetune/model';
 import { defaultModelDir, loadGalaxyModel } from '../models/load';
 import { predictFiles } from '../models/evaluate';
 import { writeModelCard } from '../models/model-card';
@@ -136,8 +137,8 @@ interface PredictCliOptions {
 
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('predicted vote fractions (mean of Monte Carlo dropout samples) and their spread, per galaxy and answer')
-    .option('--model <dir>', `a model folder from galmorph train (default: ${path.relative(process.cwd(), defaultModelDir()) || defaultModelDir()})`)
+    .description('predicted vote fractions (mean of Monte Carlo dropout samples) and their spread, per galaxy and answer; with a fine-tuned model, its predictions')
+    .option('--model <dir>', `a model folder from galmorph train or galmorph finetune (default: ${path.relative(process.cwd(), defaultModelDir()) || defaultModelDir()})`)
     .requiredOption('--catalog <file>', 'catalogue of galaxies (CSV, Parquet, Arrow)')
     .option('--id-col <col>', 'id column', 'id')
     .option('--image-col <col>', 'image column', 'file')
@@ -147,8 +148,12 @@ export function predictCommand(): Command {
     .requiredOption('--out <file>', 'CSV to write')
     .action(async (opts: PredictCliOptions) => {
       console.error(`galmorph predict — ${describeBackend(await initBackend())}`);
-      const loaded = await loadGalaxyModel(opts.model);
       const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
+      if (opts.model && isFinetunedModelDir(opts.model)) {
+        await predictFinetuned(opts.model, catalog, int('--batch', opts.batch), opts.out);
+        return;
+      }
+      const loaded = await loadGalaxyModel(opts.model);
       const schema = opts.schema ?? loaded.config.schemas[0]!;
       const cols = loaded.space.indicesOf(schema);
       const names = cols.map((c) => loaded.space.answers[c]!.answer);
@@ -165,6 +170,30 @@ export function predictCommand(): Command {
       fs.writeFileSync(opts.out, Papa.unparse({ fields: header, data: rows }, { newline: '\n' }) + '\n');
       console.error(`wrote ${rows.length} galaxies x ${names.length} answers (${schema}) to ${opts.out}`);
     });
+}
+
+/** Predictions of a fine-tuned model (galmorph finetune): probabilities and class, values, or vote fractions. */
+async function predictFinetuned(dir: string, catalog: Catalog, batch: number, out: string): Promise<void> {
+  const model = await FineTunedModel.load(dir);
+  try {
+    const pred = await model.predictFiles(catalog.rows.map((r) => catalog.imagePath(r)), {
+      batchSize: batch,
+      onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
+    });
+    process.stderr.write('\n');
+    const w = pred.columns.length;
+    const header = ['id', ...pred.columns, ...(pred.labels ? ['predicted'] : [])];
+    const rows = catalog.rows.map((r, i) => [
+      r[catalog.idCol]!,
+      ...pred.columns.map((_, j) => Number(pred.values[i * w + j]!.toFixed(5))),
+      ...(pred.labels ? [pred.labels[i]!] : []),
+    ]);
+    fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    fs.writeFileSync(out, Papa.unparse({ fields: header, data: rows }, { newline: '\n' }) + '\n');
+    console.error(`wrote ${rows.length} galaxies (${model.config.targets.task}, ${pred.columns.join(', ')}) to ${out}`);
+  } finally {
+    model.dispose();
+  }
 }
 
 export function evaluateCommand(): Command {

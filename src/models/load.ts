@@ -23,7 +23,10 @@ export async function loadGalaxyModel(dir: string = defaultModelDir()): Promise<
   if (!fs.existsSync(configFile)) {
     throw new Error(`galmorph: ${abs} is not a galmorph model folder (no config.json). Train one with \`galmorph train --out ${dir}\`.`);
   }
-  const { config } = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { config: GalaxyModelConfig };
+  const { config, kind } = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { config: GalaxyModelConfig; kind?: string };
+  if (kind === 'galmorph-finetuned') {
+    throw new Error(`galmorph: ${abs} is a fine-tuned model, not a galaxy model: load it with FineTunedModel.load (galmorph predict reads both)`);
+  }
   const model = await tf.loadLayersModel(fileSystem(path.join(abs, 'model')));
   return { model, config, space: AnswerSpace.fromNames(config.schemas), dir: abs };
 }

@@ -2,6 +2,7 @@
  * ImageNet representations for comparison: MobileNetV2 (1.0, 224 px) from its data manifest, its
  * global-average-pooled features (1280-d). Preprocessing as the weights' README states:
  * x/255, then ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).
+ * MobileNet v1 (width 0.25, 224 px; 256-d features) from its manifest, preprocessed x/127.5 - 1.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -13,6 +14,7 @@ import { pixelsTensor } from '../training/train-galaxy';
 import type { Embeddings } from './embed';
 
 export const MOBILENET_V2 = 'mobilenet-v2-1.0-224-from-onnx-int8';
+export const MOBILENET_V1 = 'mobilenet-v1-0.25-224';
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
@@ -20,6 +22,17 @@ const STD = [0.229, 0.224, 0.225];
 export async function loadMobileNetV2(): Promise<tf.LayersModel> {
   const { paths } = resolveManifest(MOBILENET_V2);
   return tf.loadLayersModel(fileSystem(path.dirname(paths.get('model.json')!)));
+}
+
+/** The MobileNet v1 0.25 layers model (with its classifier) from the manifest's files. */
+export async function loadMobileNetV1(): Promise<tf.LayersModel> {
+  const { paths } = resolveManifest(MOBILENET_V1);
+  return tf.loadLayersModel(fileSystem(path.dirname(paths.get('model.json')!)));
+}
+
+/** Images [n, 224, 224, 3] in 0..255 → MobileNet v1's input, x/127.5 - 1. */
+export function imagenetInputV1(pixels: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.sub(tf.div(pixels, 127.5), 1) as tf.Tensor4D);
 }
 
 /** Images [n, 224, 224, 3] in 0..255 → MobileNetV2's normalised input. */

@@ -1,0 +1,213 @@
+// Source of notebooks/04-rings-finetune.ipynb (regenerate with `npm run notebooks`).
+// %% [markdown]
+// # Finding ring galaxies by fine-tuning
+//
+// The paper's third tool (Walmsley et al. 2022, section 6): adapt the model to a new task from a few
+// labels. A new head is trained on top of an encoder, starting from galmorph's galaxy representation,
+// from ImageNet weights, or from a random initialisation, on training sets of 2 to 188 ring galaxies
+// (each with as many non-rings) from `decals-rings-470`, and tested on a fixed, balanced set of
+// 47 rings and 47 non-rings (seed 0) that no training set touches.
+//
+// **Depth** (the `depth` column of `out/tables/rings.csv`):
+// - `head`: frozen encoder, the head trained on features computed once (cached in `out/embeddings`);
+//   the paper's "top only". For `scratch-*` starts these are the features of one fixed untrained network
+//   ("random init, frozen").
+// - `head-mlp`: the same with the paper's head (dense 64, dropout, dense 64, dropout, sigmoid).
+// - `top-N`: the top N encoder blocks fine-tuned with the head, on augmented images, at a tenth of the
+//   head's learning rate.
+// - `all`: every layer trained on the few labels; for `scratch-galmorph-cnn` this is training from
+//   scratch (a new random network for every repeat).
+//
+// Edit the parameters below and re-run the notebook. `npm run reproduce -- --full` (or
+// `GALMORPH_FULL=1`) runs the larger settings.
+//
+// The galmorph model never saw a ring label, but it did learn from these galaxies' images and three
+// GZ DECaLS vote fractions (featured, edge-on, spiral arms) during pretraining.
+// %%
+const FULL = process.env.GALMORPH_FULL === "1";
+const HEAD: "linear" | "mlp" = "linear"; // head of the `head`, `top-N` and `all` runs
+const LEARNING_RATE = 1e-3; // Adam, head (unfrozen blocks: a tenth)
+const EPOCHS = 100; // frozen heads: maximum epochs (early stopping, patience 10)
+const DEEP_EPOCHS = 30; // unfrozen runs: maximum epochs (patience 5)
+const LABEL_COUNTS: (number | "max")[] = [2, 5, 13, 33, 79, "max"]; // rings per training set ("max": all 188)
+const REPEATS = FULL ? 20 : 10; // frozen runs (cheap)
+const STARTS = ["galmorph", "imagenet-mobilenetv2", "imagenet-mobilenetv1", "scratch-galmorph-cnn", "scratch-mobilenetv2", "scratch-mobilenetv1"];
+const MLP_STARTS = ["galmorph", "imagenet-mobilenetv2"]; // also with the paper's MLP head (frozen)
+// Deeper runs: these train on images and cost minutes each on a 2-core CPU.
+const DEEP_RUNS: { start: string; depth: "all" | `top-${number}`; counts: (number | "max")[]; repeats: number }[] = FULL
+  ? [
+      { start: "galmorph", depth: "top-1", counts: LABEL_COUNTS, repeats: 10 },
+      { start: "galmorph", depth: "top-2", counts: LABEL_COUNTS, repeats: 5 },
+      { start: "imagenet-mobilenetv1", depth: "top-1", counts: [13, 79, "max"], repeats: 3 },
+      { start: "scratch-galmorph-cnn", depth: "all", counts: LABEL_COUNTS, repeats: 10 },
+    ]
+  : [
+      { start: "galmorph", depth: "top-1", counts: LABEL_COUNTS, repeats: 5 },
+      { start: "scratch-galmorph-cnn", depth: "all", counts: [13, 79], repeats: 5 },
+    ];
+// %%
+import * as path from "path";
+import * as gm from "galmorph";
+import { showBackend, showGalaxies, showTable, save, saveTable } from "galmorph/kernel";
+
+showBackend(await gm.initBackend());
+const rings = gm.openDatasetCatalog("decals-rings-470");
+const cacheDir = path.join(gm.outDir(), "embeddings");
+const finetuneOptions: gm.FinetuneOptions = { head: HEAD, learningRate: LEARNING_RATE };
+const common = { catalog: rings, dataset: "decals-rings-470", labelCol: "ring", positive: "1", testPerClass: 47, seed: 0, cacheDir, finetune: finetuneOptions };
+const split = gm.balancedSplit(rings.column("ring").map((v) => (v === "1" ? 1 : 0)), 47, 0);
+console.table({
+  test: { rings: 47, "non-rings": 47 },
+  "training pool": { rings: split.pool.positive.length, "non-rings": split.pool.negative.length },
+});
+// %% [markdown]
+// ## Frozen encoders: every start, every label count
+// Features of the 470 galaxies are computed once per start (ImageNet ones at 224 px take a minute each;
+// the galmorph and MobileNetV2 features are shared with the similarity notebook); each head then
+// trains in about a second.
+// %%
+const t0 = Date.now();
+const frozen = await gm.learningCurve({
+  ...common,
+  counts: LABEL_COUNTS,
+  repeats: REPEATS,
+  runs: [
+    ...STARTS.map((start) => ({ start, depth: "head" as const, options: { epochs: EPOCHS } })),
+    ...MLP_STARTS.map((start) => ({ start, depth: "head" as const, label: "head-mlp", options: { epochs: EPOCHS, head: "mlp" as const } })),
+  ],
+  onRun: gm.curveProgress((line) => console.log(line)),
+  log: (line) => console.log(line),
+});
+console.log(`frozen runs: ${frozen.records.length} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+// %% [markdown]
+// ## Deeper: unfreezing the top of the galaxy encoder, and training from scratch
+// %%
+const t1 = Date.now();
+const deep = await gm.learningCurve({
+  ...common,
+  runs: DEEP_RUNS.map((r) => ({ ...r, options: { epochs: DEEP_EPOCHS } })),
+  onRun: gm.curveProgress((line) => console.log(line)),
+  log: (line) => console.log(line),
+});
+console.log(`deeper runs: ${deep.records.length} in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+// %% [markdown]
+// ## Results
+// Accuracy and ROC AUC on the 94 test galaxies, mean and standard deviation over the repeats (each
+// repeat draws its own training set; at "max" every repeat has the same 188 + 188 galaxies and only the
+// initialisation and batch order differ).
+// %%
+const records = [...frozen.records, ...deep.records];
+const table = gm.summariseCurve(records);
+saveTable(table, "rings", { show: false });
+const counts = [...new Set(records.map((r) => r.n))].sort((a, b) => a - b);
+const groups = [...new Set(records.map((r) => `${r.start}|${r.depth}`))];
+const cell = (start: string, depth: string, n: number, metric: string) => {
+  const row = table.find((r) => r.start === start && r.depth === depth && r.n_rings === n && r.metric === metric);
+  return row ? `${(row.mean as number).toFixed(3)} ± ${(row.std as number).toFixed(3)}` : "";
+};
+const summary = groups.map((g) => {
+  const [start, depth] = g.split("|");
+  const row: Record<string, string> = { start, depth };
+  for (const n of counts) row[`acc@${n}`] = cell(start, depth, n, "accuracy");
+  row["auc@79"] = cell(start, depth, 79, "auc");
+  return row;
+});
+saveTable(summary, "rings-summary", { caption: "accuracy (mean ± std over repeats) by number of rings in the training set; AUC at 79 rings" });
+// %%
+const COLOURS: Record<string, string> = {
+  galmorph: "#1f77b4",
+  "imagenet-mobilenetv2": "#ff7f0e",
+  "imagenet-mobilenetv1": "#2ca02c",
+  "scratch-galmorph-cnn": "#555555",
+  "scratch-mobilenetv2": "#bcbd22",
+  "scratch-mobilenetv1": "#8c564b",
+};
+const DASH: Record<string, string> = { head: "solid", "head-mlp": "dot", all: "dashdot" };
+const curve = (metric: "accuracy" | "auc") => (g: string) => {
+  const [start, depth] = g.split("|");
+  const rows = table.filter((r) => r.start === start && r.depth === depth && r.metric === metric).sort((a, b) => (a.n_rings as number) - (b.n_rings as number));
+  return {
+    type: "scatter",
+    mode: "lines+markers",
+    name: `${start} (${depth})`,
+    x: rows.map((r) => r.n_rings),
+    y: rows.map((r) => r.mean),
+    error_y: { type: "data", array: rows.map((r) => r.std), visible: true, thickness: 1, width: 3 },
+    line: { color: COLOURS[start] ?? "#000000", dash: DASH[depth] ?? "dash", width: start.startsWith("scratch-mobilenet") ? 1 : 2 },
+    marker: { size: 6 },
+  };
+};
+const paper = {
+  type: "scatter",
+  mode: "markers+text",
+  name: "paper (Walmsley et al. 2022)",
+  x: [79, 79, 79],
+  y: [0.857, 0.8, 0.5],
+  text: ["GZ-pretrained, top only", "ImageNet (about 0.80)", "scratch (about 0.5)"],
+  textposition: "middle left",
+  textfont: { size: 10 },
+  marker: { symbol: "star", size: 12, color: "black" },
+};
+const xaxis = { title: { text: "rings in the training set (as many non-rings)" }, type: "log", tickvals: counts, ticktext: counts.map(String) };
+await save(
+  {
+    data: [...groups.map(curve("accuracy")), paper],
+    layout: {
+      title: { text: "Ring galaxies: test accuracy against the number of rings in the training set" },
+      xaxis,
+      yaxis: { title: { text: "accuracy (94 test galaxies)" }, range: [0.4, 0.9] },
+      legend: { font: { size: 10 } },
+    },
+  },
+  "rings-learning-curve",
+  { width: 1000, height: 560 },
+);
+await save(
+  {
+    data: groups.map(curve("auc")),
+    layout: {
+      title: { text: "Ring galaxies: test ROC AUC against the number of rings in the training set" },
+      xaxis,
+      yaxis: { title: { text: "ROC AUC (94 test galaxies)" }, range: [0.4, 0.9] },
+      legend: { font: { size: 10 } },
+    },
+  },
+  "rings-learning-curve-auc",
+  { width: 1000, height: 560 },
+);
+// %% [markdown]
+// ## The galaxies the model gets most wrong
+// galmorph's frozen encoder with the linear head trained on all 188 + 188 training galaxies: the test
+// galaxies whose mean predicted ring probability (over the repeats) is furthest from their label.
+// %%
+const maxN = Math.max(...counts);
+const wrong = gm.mostWrong(frozen, (r) => r.start === "galmorph" && r.depth === "head" && r.n === maxN, 12);
+await showGalaxies(rings, {
+  ids: wrong.map((w) => w.id),
+  captions: wrong.map((w) => `${w.label ? "ring" : "not ring"}, p(ring) ${w.score.toFixed(2)}`),
+  columns: 6,
+  size: 120,
+  heading: "most wrong test galaxies (galmorph, frozen, linear head, all training rings)",
+});
+// %% [markdown]
+// ## One fine-tuned model to keep
+// The same recipe through the API the CLI uses (`galmorph finetune`): galmorph's encoder, frozen,
+// the linear head trained on the whole training pool and measured on the test galaxies, saved for
+// `galmorph predict --model out/models/rings-finetuned --catalog ...`.
+// %%
+const trainIds = new Set([...split.pool.positive, ...split.pool.negative].map((i) => rings.ids()[i]));
+const testIds = split.test.map((i) => rings.ids()[i]);
+const kept = await gm.finetuneCatalog({
+  catalog: rings.subset([...trainIds]),
+  labelCol: "ring",
+  head: HEAD,
+  learningRate: LEARNING_RATE,
+  featureCache: path.join(cacheDir, "decals-rings-470-train-pool-galmorph.parquet"),
+  out: path.join(gm.outDir(), "models", "rings-finetuned"),
+});
+const testCat = rings.subset(testIds);
+const pred = await kept.model.predictFiles(testCat.rows.map((r) => testCat.imagePath(r)));
+const testScores = testIds.map((_, i) => pred.values[i * 2 + 1]);
+const testLabels = testCat.column("ring").map(Number);
+showTable([{ model: "out/models/rings-finetuned", accuracy: gm.binaryAccuracy(testLabels, testScores), auc: gm.rocAuc(testLabels, testScores), "training galaxies": kept.model.config.training.trainExamples, "validation galaxies": kept.model.config.training.validationExamples, "best epoch": kept.model.config.training.bestEpoch }]);
+kept.model.dispose();
