@@ -2,7 +2,7 @@
  * Isolation forest (Liu, Ting & Zhou 2008), the unsupervised baseline: random axis-aligned splits
  * isolate unusual galaxies in fewer steps. Score 2^(-E[h(x)] / c(ψ)); higher is more anomalous.
  */
-import { Rng, seededRng } from '../data/augment';
+import { Rng, seededRng, shuffle } from '../data/augment';
 
 export interface IsolationForestOptions {
   /** Trees. Default 100. */
@@ -86,12 +86,4 @@ function grow(x: Float64Array, dim: number, rows: number[], depth: number, limit
 function pathLength(node: Node, x: Float64Array, offset: number, depth: number): number {
   if ('size' in node) return depth + averagePathLength(node.size);
   return pathLength(x[offset + node.feature]! < node.threshold ? node.left : node.right, x, offset, depth + 1);
-}
-
-function shuffle<T>(a: T[], rng: Rng): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }

@@ -3,7 +3,7 @@
  * Gaussian process regressing the researcher's scores, and expected improvement choosing which
  * galaxies to show next: a few random galaxies first, then batches of the most promising.
  */
-import { seededRng } from '../data/augment';
+import { seededRng, shuffle } from '../data/augment';
 import type { Embeddings } from '../representations/embed';
 import { RepresentationPca } from '../representations/pca';
 import { expectedImprovement, topK } from './acquisition';
@@ -20,6 +20,12 @@ export interface AnomalyFinderOptions {
   tradeoff?: number;
   seed?: number;
   gp?: GaussianProcessOptions;
+}
+
+/** Representations reduced by PCA (fitted on all of them) to `components` (default 40, at most their length). */
+export function reduceForAnomalies(e: Embeddings, components = 40): { features: Float64Array; dim: number } {
+  const dim = Math.min(components, e.dim);
+  return { features: Float64Array.from(RepresentationPca.fit(e, { components: dim }).transform(e.vectors)), dim };
 }
 
 export interface RankedGalaxy {
@@ -64,9 +70,8 @@ export class PersonalisedAnomalyFinder {
 
   /** From representations: PCA to `components` (default 40) dimensions, fitted on all galaxies. */
   static fromEmbeddings(e: Embeddings, options: AnomalyFinderOptions = {}): PersonalisedAnomalyFinder {
-    const components = Math.min(options.components ?? 40, e.dim);
-    const reduced = RepresentationPca.fit(e, { components }).transform(e.vectors);
-    return new PersonalisedAnomalyFinder(e.ids, Float64Array.from(reduced), components, options);
+    const { features, dim } = reduceForAnomalies(e, options.components);
+    return new PersonalisedAnomalyFinder(e.ids, features, dim, options);
   }
 
   /** Galaxies scored so far. */
@@ -92,11 +97,7 @@ export class PersonalisedAnomalyFinder {
     const unlabelled = this.ids.map((_, i) => i).filter((i) => !this.labels.has(i));
     const initial = this.options.initialLabels ?? 10;
     if (this.labels.size < initial) {
-      for (let i = unlabelled.length - 1; i > 0; i--) {
-        const j = Math.floor(this.random() * (i + 1));
-        [unlabelled[i], unlabelled[j]] = [unlabelled[j]!, unlabelled[i]!];
-      }
-      return unlabelled.slice(0, Math.min(count, initial - this.labels.size)).map((i) => this.ids[i]!);
+      return shuffle(unlabelled, this.random).slice(0, Math.min(count, initial - this.labels.size)).map((i) => this.ids[i]!);
     }
     const { mean, std } = this.fit().predict(this.rows(unlabelled));
     const best = Math.max(...this.labels.values());

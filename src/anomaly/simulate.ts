@@ -4,12 +4,11 @@
  * over repeats with different random starts; beside them the unsupervised baselines.
  */
 import type { Embeddings } from '../representations/embed';
-import { RepresentationPca } from '../representations/pca';
 import { seededRng } from '../data/augment';
 import { IsolationForest } from './isolation-forest';
 import { localOutlierFactor } from './local-outlier-factor';
 import { RANKING_METRICS, rankingMetrics, RankingMetric } from './metrics';
-import { AnomalyFinderOptions, PersonalisedAnomalyFinder } from './personalised';
+import { AnomalyFinderOptions, PersonalisedAnomalyFinder, reduceForAnomalies } from './personalised';
 
 export interface ResearcherTask {
   name: string;
@@ -71,11 +70,10 @@ export function simulatePersonalised(e: Embeddings, task: ResearcherTask, option
   checkTask(e, task);
   const budgets = (options.budgets ?? [50, 100, 200]).slice().sort((a, b) => a - b);
   const repeats = options.repeats ?? 10;
-  const components = Math.min(options.components ?? 40, e.dim);
-  const reduced = Float64Array.from(RepresentationPca.fit(e, { components }).transform(e.vectors));
+  const { features, dim } = reduceForAnomalies(e, options.components);
   const samples: Samples = new Map();
   for (let r = 0; r < repeats; r++) {
-    const finder = new PersonalisedAnomalyFinder(e.ids, reduced, components, { ...options, seed: (options.seed ?? 0) + r });
+    const finder = new PersonalisedAnomalyFinder(e.ids, features, dim, { ...options, seed: (options.seed ?? 0) + r });
     for (const budget of budgets) {
       while (finder.labelledCount < budget) {
         const batch = finder.next(Math.min(options.batchSize ?? 10, budget - finder.labelledCount));
@@ -95,18 +93,17 @@ export function simulatePersonalised(e: Embeddings, task: ResearcherTask, option
 /** Isolation forest (one seed per repeat), local outlier factor and a random ranking, on the same PCA features. */
 export function unsupervisedBaselines(e: Embeddings, task: ResearcherTask, options: { components?: number; repeats?: number; seed?: number } = {}): AnomalyRow[] {
   checkTask(e, task);
-  const components = Math.min(options.components ?? 40, e.dim);
-  const x = Float64Array.from(RepresentationPca.fit(e, { components }).transform(e.vectors));
+  const { features: x, dim } = reduceForAnomalies(e, options.components);
   const byScore = (s: Float64Array) => e.ids.map((id, i) => ({ id, s: s[i]! })).sort((a, b) => b.s - a.s).map((g) => g.id);
   const samples: Samples = new Map();
   const key = (method: string) => ({ task: task.name, method, n_labels: 0, ranking: 'unsupervised' });
   const repeats = options.repeats ?? 10;
   for (let r = 0; r < repeats; r++) {
     const seed = (options.seed ?? 0) + r;
-    record(samples, key('isolation-forest'), byScore(IsolationForest.fit(x, components, { seed }).score(x)), task.positives);
+    record(samples, key('isolation-forest'), byScore(IsolationForest.fit(x, dim, { seed }).score(x)), task.positives);
     const rng = seededRng(seed);
     record(samples, key('random'), byScore(Float64Array.from(e.ids, () => rng())), task.positives);
   }
-  record(samples, key('local-outlier-factor'), byScore(localOutlierFactor(x, components)), task.positives);
+  record(samples, key('local-outlier-factor'), byScore(localOutlierFactor(x, dim)), task.positives);
   return summarise(samples);
 }

@@ -21,6 +21,15 @@ export function seededRng(seed: number): Rng {
   };
 }
 
+/** Shuffles `a` in place (Fisher-Yates, from the end) with a seedable generator; returns it. */
+export function shuffle<T>(a: T[], rng: Rng): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
 /** Reflects an index into [0, n) (d c b | a b c d | c b a), as OpenCV's BORDER_REFLECT_101. */
 function reflect(i: number, n: number): number {
   if (n === 1) return 0;

@@ -12,12 +12,12 @@
 import * as fs from 'node:fs';
 import { Catalog } from '../data/catalog';
 import type { Embeddings } from '../representations/embed';
-import { seededRng } from '../data/augment';
+import { seededRng, shuffle } from '../data/augment';
 import { TableRow } from '../report/tables';
 import { cachedFeatures, featureCacheFile, selectRows } from './features';
 import { binaryTargets, selectTargets } from './labels';
 import { binaryAccuracy, meanStd, rocAuc } from './metrics';
-import { finetune, FinetuneOptions, shuffle } from './train';
+import { finetune, FinetuneOptions } from './train';
 import { loadStart, StartPoint } from './starts';
 
 export type Depth = 'head' | 'all' | `top-${number}`;

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Catalog } from '../data/catalog';
 import { ImageLoader } from '../data/images';
 import { defaultModelDir } from '../models/load';
+import { embeddingCachePath } from '../representations/cache';
 import { Embeddings, readEmbeddings, writeEmbeddings } from '../representations/embed';
 import { decodeSizeFor, prepareBatch, Preprocess, StartPoint } from './starts';
 
@@ -55,7 +56,7 @@ export function featureCacheFile(dir: string, dataset: string, start: Pick<Start
   } else {
     name = start.seed !== undefined ? `${start.id}-seed${start.seed}` : start.id;
   }
-  return path.join(dir, `${dataset}-${name}.parquet`);
+  return embeddingCachePath(dataset, name, dir);
 }
 
 /**

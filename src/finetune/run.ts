@@ -6,14 +6,14 @@
 import * as path from 'node:path';
 import { Catalog } from '../data/catalog';
 import { AnswerSpace } from '../models/galaxy-model';
-import { seededRng } from '../data/augment';
+import { seededRng, shuffle } from '../data/augment';
 import type { VoteDataset } from '../training/vote-data';
 import { cachedFeatures, encodeCatalog, selectRows } from './features';
 import { classificationTargets, FINETUNE_TASKS, FinetuneTask, regressionTargets, selectTargets, Targets, treeTargets } from './labels';
 import { binaryAccuracy, multiclassAccuracy, regressionScores, rocAuc } from './metrics';
 import { FineTunedModel, FinetunePrediction } from './model';
 import { loadStart, StartOptions } from './starts';
-import { finetune, FinetuneOptions, shuffle } from './train';
+import { finetune, FinetuneOptions } from './train';
 
 export interface FinetuneCatalogOptions extends FinetuneOptions {
   /** Starting point id (see START_IDS) or a galmorph model folder. Default 'galmorph'. */

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImageLoader } from '../data/images';
-import { Rng, seededRng } from '../data/augment';
+import { Rng, seededRng, shuffle } from '../data/augment';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, toConcentrations } from '../models/galaxy-model';
 import { VERSION } from '../version';
@@ -96,13 +96,6 @@ export function validationSplit(targets: Targets, fraction: number, minimum: num
   return { train: Array.from({ length: n }, (_, i) => i).filter((i) => !held.has(i)), val: val.sort((a, b) => a - b) };
 }
 
-export function shuffle<T>(a: T[], rng: Rng): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
 
 /** Per-example loss of a task, [n]. */
 export function taskLoss(info: TargetInfo, y: tf.Tensor2D, out: tf.Tensor2D, q?: tf.Tensor2D): tf.Tensor1D {

@@ -13,9 +13,9 @@ import { imagenetEmbeddings } from './imagenet';
 export const FEATURE_KINDS = ['galmorph', 'imagenet'] as const;
 export type FeatureKind = (typeof FEATURE_KINDS)[number];
 
-/** The cache file of one dataset's features. */
-export function embeddingCachePath(datasetId: string, kind: FeatureKind): string {
-  return path.join(outDir(), 'embeddings', `${datasetId}-${kind}.parquet`);
+/** The cache file of one dataset's features (`name`: a FeatureKind, or another encoder's name). */
+export function embeddingCachePath(datasetId: string, name: FeatureKind | string, dir = path.join(outDir(), 'embeddings')): string {
+  return path.join(dir, `${datasetId}-${name}.parquet`);
 }
 
 /**

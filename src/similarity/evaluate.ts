@@ -4,7 +4,7 @@
  * that carry the tag, average precision summarises the whole ranking; both are averaged over the
  * tag's queries.
  */
-import { seededRng } from '../data/augment';
+import { seededRng, shuffle } from '../data/augment';
 import type { Embeddings } from '../representations/embed';
 import { Metric, similar } from './search';
 import { RepresentationPca } from '../representations/pca';
@@ -61,11 +61,6 @@ export function project(e: Embeddings, components: number, scale = false): Embed
 export function evaluateRandom(ids: string[], tagged: Set<string>, options: { maxK?: number; seed?: number } = {}): TagScore {
   const rng = seededRng(options.seed ?? 0);
   return scoreRankings(ids, tagged, options.maxK ?? 10, (q) => {
-    const others = ids.filter((id) => id !== q);
-    for (let i = others.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [others[i], others[j]] = [others[j]!, others[i]!];
-    }
-    return others;
+    return shuffle(ids.filter((id) => id !== q), rng);
   });
 }

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ImageLoader, Pixels } from '../data/images';
-import { Rng, seededRng } from '../data/augment';
+import { Rng, seededRng, shuffle } from '../data/augment';
 import { augmentBatch, centreBatch } from './augment-batch';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
@@ -190,11 +190,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
         break;
       }
       const started = Date.now();
-      const order = [...split.train];
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rng() * (i + 1));
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
+      const order = shuffle([...split.train], rng);
       let steps = Math.ceil(order.length / batchSize);
       if (options.maxStepsPerEpoch) steps = Math.min(steps, options.maxStepsPerEpoch);
       let sum = 0;

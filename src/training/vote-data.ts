@@ -7,7 +7,7 @@ import { getManifest, openDatasetCatalog } from '../data/manifests';
 import { GZ_DECALS_DR5, schemaByName } from '../schemas/galaxy-zoo';
 import { VoteColumns, voteCounts } from '../schemas/votes';
 import { AnswerSpace } from '../models/galaxy-model';
-import { seededRng } from '../data/augment';
+import { seededRng, shuffle } from '../data/augment';
 
 export interface VoteDataset {
   /** Dataset (manifest) id, or the catalogue file for user catalogues. */
@@ -109,11 +109,7 @@ export function assemble(datasets: VoteDataset[], space: AnswerSpace): TrainingS
 /** Deterministic train/validation/test split of indices 0..n-1 (fractions of the whole). */
 export function splitIndices(n: number, seed: number, fractions: { val: number; test: number }): { train: number[]; val: number[]; test: number[] } {
   const rand = seededRng(seed);
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = shuffle(Array.from({ length: n }, (_, i) => i), rand);
   const nTest = Math.round(n * fractions.test);
   const nVal = Math.round(n * fractions.val);
   return { test: order.slice(0, nTest), val: order.slice(nTest, nTest + nVal), train: order.slice(nTest + nVal) };
