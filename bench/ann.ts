@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { seededRng } from '../src/data/augment';
 import { outDir } from '../src/paths';
-import { Embeddings, readEmbeddings } from '../src/representations/embed';
+import { Embeddings, readEmbeddings } from '../src/data/embeddings';
 import { RepresentationPca } from '../src/representations/pca';
 import { HnswIndex } from '../src/similarity/ann';
 import { exactSearch, Metric } from '../src/similarity/search';

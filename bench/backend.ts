@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { releaseWebgpuFreeBuffers, takeWebgpuError, webgpuBytesAllocated } from '../src/backend/webgpu';
-import { buildEncoder, withDenseHead } from '../src/models/encoders';
+import { buildEncoder, withDenseHead } from '../src/models/architectures';
 import { trainStep } from '../src/training/step';
 
 interface Config {

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/backend/select';
-import { buildEncoder, withDenseHead } from '../src/models/encoders';
+import { buildEncoder, withDenseHead } from '../src/models/architectures';
 import { trainStep } from '../src/training/step';
 
 function arg(name: string, fallback: string): string {

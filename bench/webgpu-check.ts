@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { compareGradients, modelGradients, shortTrainingRun } from '../src/backend/compare';
+import { compareGradients, modelGradients, shortTrainingRun } from './gradient-check';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { takeWebgpuError } from '../src/backend/webgpu';
 

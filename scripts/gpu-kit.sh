@@ -60,8 +60,8 @@ cp bench/torch_backend.py "$K/app/dist/bench/torch_backend.py"
 # node_modules, adding each package's package.json (module resolution reads "main" there).
 node -e '
   const path = require("path");
-  for (const m of ["./dist/src/backend/select.js", "./dist/src/backend/webgpu.js", "./dist/src/backend/compare.js",
-                   "./dist/src/models/encoders.js", "./dist/src/training/step.js", "@tensorflow/tfjs-backend-webgpu"]) require(m);
+  for (const m of ["./dist/src/backend/select.js", "./dist/src/backend/webgpu.js", "./dist/bench/gradient-check.js",
+                   "./dist/src/models/architectures.js", "./dist/src/training/step.js", "@tensorflow/tfjs-backend-webgpu"]) require(m);
   const files = new Set();
   for (const f of Object.keys(require.cache)) {
     const i = f.lastIndexOf("/node_modules/");

@@ -1,71 +1,62 @@
 /**
  * galmorph's public entry point. Notebooks import from 'galmorph' (and display helpers from
- * 'galmorph/kernel'); the CLI is thin over the same functions.
+ * 'galmorph/kernel'); the CLI is thin over the same functions. The core (backend, data, encoders,
+ * models) is at the top level; each task has a namespace: `gm.similarity`, `gm.anomaly`,
+ * `gm.finetuning`, `gm.plot`. Everything else is internal.
  */
 export { VERSION } from './version';
-export * from './paths';
-export * from './backend/select';
-export { probeWebgpuAdapter, describeAdapter, webgpuAdapter, takeWebgpuError, releaseWebgpuFreeBuffers, webgpuBytesAllocated } from './backend/webgpu';
-export type { WebgpuAdapterReport } from './backend/webgpu';
-export * from './data/catalog';
-export * from './data/images';
-export * from './data/fits';
-export * from './data/stretch';
-export * from './data/augment';
-export * from './data/hash';
-export * from './data/download';
-export * from './data/manifests';
-export * from './schemas/decision-tree';
-export * from './schemas/galaxy-zoo';
-export * from './schemas/votes';
-export * from './models/encoders';
-export * from './models/dirichlet';
-export * from './models/galaxy-model';
-export * from './models/io';
-export * from './models/load';
-export * from './models/evaluate';
-export * from './models/model-card';
-export { GalmorphBatchNorm, batchNormTraining } from './models/layers/batch-norm';
-export { MonteCarloDropout } from './models/layers/mc-dropout';
-export * from './training/step';
-export * from './training/vote-data';
-export * from './training/augment-batch';
-export * from './training/train-galaxy';
-export * from './representations/embed';
-export * from './representations/pca';
-export * from './representations/covariance';
-export * from './similarity/search';
-export * from './similarity/ann';
-export * from './similarity/evaluate';
-export * from './representations/imagenet';
-export * from './finetune/metrics';
-export * from './finetune/head';
-export * from './finetune/blocks';
-export * from './finetune/batch-norm-stats';
-export * from './finetune/starts';
-export * from './finetune/labels';
-export * from './finetune/features';
-export * from './finetune/model';
-export * from './finetune/train';
-export * from './finetune/run';
-export * from './finetune/experiment';
-export * from './plots/figure';
-export * from './plots/export';
-export * from './report/tables';
-export * from './report/paper';
+
+// Compute backend
+export { initBackend, describeBackend, BACKEND_NAMES } from './backend/select';
+export type { BackendChoice, BackendName } from './backend/select';
 export { environmentReport, formatEnvReport } from './env';
-export type { EnvReport } from './env';
-export { runNotebook, NotebookCellError } from './notebooks/run';
-export type { RunNotebookOptions, NotebookResult } from './notebooks/run';
-export { reproduce } from './notebooks/reproduce';
-export * from './anomaly/gaussian-process';
-export * from './anomaly/acquisition';
-export * from './anomaly/nelder-mead';
-export * from './anomaly/isolation-forest';
-export * from './anomaly/local-outlier-factor';
-export * from './anomaly/metrics';
-export * from './anomaly/personalised';
-export * from './anomaly/simulate';
-export * from './anomaly/labels';
-export * from './anomaly/session';
-export * from './representations/cache';
+
+// Data: files, catalogues, datasets, images, representations on disk
+export { outDir, resolveDataPath } from './paths';
+export { Catalog, readCatalog } from './data/catalog';
+export type { CatalogRow, CatalogOptions } from './data/catalog';
+export { openDatasetCatalog, loadManifests, resolveManifest } from './data/manifests';
+export { readImage, readRgb, ImageLoader } from './data/images';
+export { readEmbeddings, writeEmbeddings, selectRows } from './data/embeddings';
+export type { Embeddings } from './data/embeddings';
+export type { Preprocess } from './data/preprocess';
+export { schemaByName } from './schemas/galaxy-zoo';
+
+// Encoders: one registry, one loop
+export { loadEncoder, ENCODERS, ENCODER_IDS, galaxyModelEncoder, embeddingCachePath } from './encoders/registry';
+export type { Encoder, EncoderInfo, LoadEncoderOptions } from './encoders/registry';
+export { encode } from './encoders/encode';
+export type { ImageSource } from './encoders/encode';
+export type { BatchOptions } from './data/batches';
+
+// Models: the galaxy model and fine-tuned models, prediction as data
+export { loadGalaxyModel, defaultModelDir } from './models/load';
+export type { LoadedGalaxyModel, GalaxyModelConfig } from './models/galaxy-model';
+export { FineTunedModel } from './models/finetuned-model';
+export { loadModel, predictCatalog, CatalogPrediction } from './models/predict';
+export type { GalmorphModel, PredictCatalogOptions } from './models/predict';
+export { evaluateOnGz2Test, readSplit, readTrainLog, writeModelCard } from './training/model-card';
+
+// Training the galaxy model
+export { trainGalaxyModel } from './training/train-galaxy';
+export type { TrainOptions, EpochRecord } from './training/train-galaxy';
+export { loadVoteDataset, fromCatalog } from './schemas/vote-datasets';
+export type { VoteDataset } from './schemas/vote-datasets';
+
+// Representations of catalogues
+export { embedCatalog } from './representations/embed';
+export { datasetEmbeddings, cachedEmbeddings } from './representations/cache';
+export { RepresentationPca, readPca, writePca } from './representations/pca';
+
+// Results as data
+export { summarise, summariseBy, formatMeanStd } from './report/summary';
+export type { Summary } from './report/summary';
+export { toCsv, toMarkdown, writeTable, pivot } from './report/tables';
+export type { TableRow, PivotOptions } from './report/tables';
+export { PAPER_VALUES } from './report/paper';
+
+// Tasks
+export * as similarity from './similarity';
+export * as anomaly from './anomaly';
+export * as finetuning from './finetune';
+export * as plot from './plots';

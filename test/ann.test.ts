@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { seededRng } from '../src/data/augment';
 import { projectRoot } from '../src/paths';
-import { Embeddings, writeEmbeddings } from '../src/representations/embed';
+import { Embeddings, writeEmbeddings } from '../src/data/embeddings';
 import { RepresentationPca, writePca } from '../src/representations/pca';
 import { HnswIndex } from '../src/similarity/ann';
 import { similar } from '../src/similarity/search';

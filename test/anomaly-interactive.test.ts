@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Embeddings, writeEmbeddings } from '../src/representations/embed';
+import { Embeddings, writeEmbeddings } from '../src/data/embeddings';
 import { Catalog } from '../src/data/catalog';
 import { embeddingsFingerprint, LabelStore, readLabels } from '../src/anomaly/labels';
 import { AnomalySession } from '../src/anomaly/session';

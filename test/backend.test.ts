@@ -86,10 +86,9 @@ describe('backend selection', () => {
         installed = false;
       }
       if (installed) this.skip(); // a GPU workstation: the forced backend is really there
-      process.env.GALMORPH_BACKEND = 'node-gpu';
-      await assert.rejects(initBackend(), /GALMORPH_BACKEND=node-gpu was asked for, but it is not available: .*@tensorflow\/tfjs-node-gpu/);
-      process.env.GALMORPH_BACKEND = 'gpu-please';
-      assert.throws(() => initBackend(), /unknown backend 'gpu-please'. Valid choices: node-gpu, webgpu, node, wasm, cpu/);
+      // Forced by name (what GALMORPH_BACKEND does on a first call): a clear failure, not a fallback.
+      await assert.rejects(initBackend('node-gpu'), /GALMORPH_BACKEND=node-gpu was asked for, but it is not available: .*@tensorflow\/tfjs-node-gpu/);
+      assert.throws(() => initBackend('gpu-please'), /unknown backend 'gpu-please'. Valid choices: node-gpu, webgpu, node, wasm, cpu/);
     });
 
     it('automatic choice activates a working backend that computes a convolution correctly', async () => {
@@ -112,6 +111,21 @@ describe('backend selection', () => {
       assert.equal(tf.getBackend(), 'wasm');
       assert.equal((await initBackend('cpu')).tfjsName, 'cpu');
       assert.equal(tf.getBackend(), 'cpu');
+      await initBackend('wasm');
+    });
+
+    it('initBackend() without a name returns the current choice and never re-selects (library calls keep the user\'s backend)', async () => {
+      delete process.env.GALMORPH_BACKEND;
+      const chosen = await initBackend('cpu');
+      const again = await initBackend();
+      assert.equal(again, chosen, 'the same choice object');
+      assert.equal(tf.getBackend(), 'cpu');
+      process.env.GALMORPH_BACKEND = 'wasm';
+      try {
+        assert.equal((await initBackend()).name, 'cpu', 'a later environment change does not move a running session');
+      } finally {
+        delete process.env.GALMORPH_BACKEND;
+      }
       await initBackend('wasm');
     });
   });

@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { AnswerSpace, buildGalaxyModel } from '../src/models/galaxy-model';
-import { embedCatalog, readEmbeddings, writeEmbeddings } from '../src/representations/embed';
+import { embedCatalog } from '../src/representations/embed';
+import { galaxyModelEncoder } from '../src/encoders/registry';
+import { readEmbeddings, writeEmbeddings } from '../src/data/embeddings';
 import { spawnSync } from 'node:child_process';
 import Papa from 'papaparse';
 import { projectRoot } from '../src/paths';
@@ -30,7 +32,7 @@ describe('representations (embed)', function () {
 
   it('an interrupted embedding resumes from its finished parts and gives the same vectors', async () => {
     const config = { arch: 'smallcnn', size: 32, channels: 3 as const, dropout: 0.5, schemas: ['gz2'] };
-    const loaded = { model: buildGalaxyModel(config), config, space: AnswerSpace.fromNames(['gz2']), dir: '' };
+    const loaded = galaxyModelEncoder({ model: buildGalaxyModel(config), config, space: AnswerSpace.fromNames(['gz2']), dir: '' });
     const catalog = gz2Sample(10);
     const dir = tempDir();
     const before = tf.memory().numTensors;
@@ -53,7 +55,7 @@ describe('representations (embed)', function () {
     // the representation is taken before the dropout layer: deterministic
     resumed.vectors.forEach((v, i) => assert.ok(Math.abs(v - whole.vectors[i]!) < 1e-6));
     assert.ok(!fs.existsSync(`${out}.parts`), 'parts are removed once joined');
-    loaded.model.dispose();
+    loaded.dispose();
   });
 
   it('galmorph embed --pca writes the PCA beside the embeddings, with its explained variance', () => {

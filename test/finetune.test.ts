@@ -10,19 +10,23 @@ import { openDatasetCatalog } from '../src/data/manifests';
 import { recalibrateBatchNorm, batchNormLayers } from '../src/finetune/batch-norm-stats';
 import { encoderBlocks, unfreezeTop } from '../src/finetune/blocks';
 import { balancedSplit, curveProgress, depthBlocks, learningCurve, mostWrong, summariseCurve, trainingIndices, RunRecord } from '../src/finetune/experiment';
-import { cachedFeatures, encodeCatalog, featureCacheFile, selectRows } from '../src/finetune/features';
-import { buildHead } from '../src/finetune/head';
+import { selectRows } from '../src/data/embeddings';
+import { encode } from '../src/encoders/encode';
+import { embeddingCachePath, Encoder, loadEncoder } from '../src/encoders/registry';
+import { cachedEmbeddings } from '../src/representations/cache';
+import { buildHead } from '../src/models/head';
 import { binaryTargets, classificationTargets, regressionTargets, selectTargets, treeTargets } from '../src/finetune/labels';
-import { binaryAccuracy, meanStd, multiclassAccuracy, regressionScores, rocAuc } from '../src/finetune/metrics';
-import { FineTunedModel, isFinetunedModelDir } from '../src/finetune/model';
+import { binaryAccuracy, multiclassAccuracy, regressionScores, rocAuc } from '../src/finetune/metrics';
+import { summarise as meanStd } from '../src/report/summary';
+import { FineTunedModel, isFinetunedModelDir } from '../src/models/finetuned-model';
 import { finetuneCatalog } from '../src/finetune/run';
-import { loadStart, seedInitializers, StartPoint } from '../src/finetune/starts';
+import { seedInitializers } from '../src/models/surgery';
 import { finetune, validationSplit } from '../src/finetune/train';
 import { seededRng } from '../src/data/augment';
 import { AnswerSpace } from '../src/models/galaxy-model';
 import { loadGalaxyModel } from '../src/models/load';
 import { projectRoot } from '../src/paths';
-import { loadVoteDataset } from '../src/training/vote-data';
+import { loadVoteDataset } from '../src/schemas/vote-datasets';
 import { tempDir } from './support/fixtures';
 
 /** The first `perClass` rings and `perClass` non-rings of the shared DECaLS ring catalogue. */
@@ -103,25 +107,25 @@ describe('fine-tuning: labels and splits', () => {
   });
 });
 
-describe('fine-tuning: starting points and blocks', function () {
+describe('fine-tuning: encoders and blocks', function () {
   this.timeout(300_000);
   before(() => initBackend('wasm'));
 
   it('finds the blocks of galmorph-cnn and both MobileNets and unfreezes only the top ones', async () => {
     const before = tf.memory().numTensors;
-    const g = await loadStart('scratch-galmorph-cnn');
-    assert.deepEqual(encoderBlocks(g.encoder).map((b) => b.name), ['block1', 'block2', 'block3', 'block4', 'block5']);
-    unfreezeTop(g.encoder, 1);
-    assert.deepEqual(g.encoder.trainableWeights.map((w) => w.originalName).sort(), ['block5_bn/beta', 'block5_bn/gamma', 'block5_conv/kernel']);
-    assert.throws(() => unfreezeTop(g.encoder, 6), /has 5 \(block1, .*block5\); use 'all'/);
+    const g = await loadEncoder('scratch-galmorph-cnn');
+    assert.deepEqual(encoderBlocks(g.model).map((b) => b.name), ['block1', 'block2', 'block3', 'block4', 'block5']);
+    unfreezeTop(g.model, 1);
+    assert.deepEqual(g.model.trainableWeights.map((w) => w.originalName).sort(), ['block5_bn/beta', 'block5_bn/gamma', 'block5_conv/kernel']);
+    assert.throws(() => unfreezeTop(g.model, 6), /has 5 \(block1, .*block5\); use 'all'/);
     g.dispose();
-    const v1 = await loadStart('scratch-mobilenetv1');
-    const b1 = encoderBlocks(v1.encoder);
+    const v1 = await loadEncoder('scratch-mobilenetv1');
+    const b1 = encoderBlocks(v1.model);
     assert.equal(b1.length, 14, 'stem + 13 depthwise-separable blocks');
     assert.deepEqual(b1[13]!.layers.map((l) => l.name).filter((n) => /conv/.test(n) && !/bn|relu/.test(n)), ['conv_dw_13', 'conv_pw_13']);
     v1.dispose();
-    const v2 = await loadStart('scratch-mobilenetv2');
-    const b2 = encoderBlocks(v2.encoder);
+    const v2 = await loadEncoder('scratch-mobilenetv2');
+    const b2 = encoderBlocks(v2.model);
     assert.equal(b2.length, 18, 'stem + 17 inverted residual blocks');
     assert.deepEqual(b2[2]!.layers.map((l) => l.name), ['conv_3', 'conv_4_pad', 'conv_4', 'conv_5'], 'expansion, padding, depthwise, projection');
     assert.ok(b2[17]!.layers.some((l) => l.name === 'conv_61'), 'the top 1x1 convolution joins the last block');
@@ -129,26 +133,26 @@ describe('fine-tuning: starting points and blocks', function () {
     assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
   });
 
-  it('scratch starts are seeded; unknown starts list the valid ones', async () => {
-    const a = await loadStart('scratch-galmorph-cnn', { seed: 3, size: 32 });
-    const b = await loadStart('scratch-galmorph-cnn', { seed: 3, size: 32 });
-    const c = await loadStart('scratch-galmorph-cnn', { seed: 4, size: 32 });
-    const k = (s: StartPoint) => s.encoder.getLayer('block1_conv').getWeights()[0]!.dataSync();
+  it('scratch encoders are seeded; unknown encoder ids list the valid ones', async () => {
+    const a = await loadEncoder('scratch-galmorph-cnn', { seed: 3, size: 32 });
+    const b = await loadEncoder('scratch-galmorph-cnn', { seed: 3, size: 32 });
+    const c = await loadEncoder('scratch-galmorph-cnn', { seed: 4, size: 32 });
+    const k = (s: Encoder) => s.model.getLayer('block1_conv').getWeights()[0]!.dataSync();
     assert.deepEqual(Array.from(k(a)), Array.from(k(b)));
     assert.notDeepEqual(Array.from(k(a)), Array.from(k(c)));
     [a, b, c].forEach((s) => s.dispose());
-    await assert.rejects(loadStart('imagenet'), /unknown starting point 'imagenet'\. Valid choices: galmorph, imagenet-mobilenetv2, imagenet-mobilenetv1, scratch-galmorph-cnn/);
+    await assert.rejects(loadEncoder('imagenet'), /unknown encoder 'imagenet'\. Valid choices: galmorph, imagenet-mobilenetv2, imagenet-mobilenetv1, scratch-galmorph-cnn/);
     const seeded = seedInitializers({ a: { class_name: 'GlorotUniform', config: { seed: null } }, b: { class_name: 'Zeros', config: {} } }, 1) as Record<string, { config: { seed?: number } }>;
     assert.equal(typeof seeded.a!.config.seed, 'number');
     assert.equal(seeded.b!.config.seed, undefined);
   });
 
   it('batch-norm statistics recalibrated from data match the data', async () => {
-    const s = await loadStart('scratch-galmorph-cnn', { size: 32 });
+    const s = await loadEncoder('scratch-galmorph-cnn', { size: 32 });
     const x = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 1);
-    recalibrateBatchNorm(s.encoder, [x.slice(0, 4), x.slice(4, 4)]);
-    const bn = batchNormLayers(s.encoder)[0]!;
-    const conv = s.encoder.getLayer('block1_conv');
+    recalibrateBatchNorm(s.model, [x.slice(0, 4), x.slice(4, 4)]);
+    const bn = batchNormLayers(s.model)[0]!;
+    const conv = s.model.getLayer('block1_conv');
     const expected = tf.tidy(() => tf.mean(conv.apply(x) as tf.Tensor, [0, 1, 2]));
     const moving = bn.getWeights()[2]!;
     const err = tf.tidy(() => tf.max(tf.abs(tf.sub(moving, expected))).dataSync()[0]!);
@@ -166,8 +170,8 @@ describe('fine-tuning on shared galaxies', function () {
   it('a frozen galmorph encoder with a linear head: learns, saves, loads, predicts the same, leaks nothing', async () => {
     const cat = ringSample(10);
     const before = tf.memory().numTensors;
-    const start = await loadStart('galmorph');
-    const features = await encodeCatalog(start, cat);
+    const start = await loadEncoder('galmorph');
+    const features = await encode(start, cat);
     assert.equal(features.dim, 256);
     const targets = classificationTargets(cat, 'ring');
     const losses: number[] = [];
@@ -197,15 +201,15 @@ describe('fine-tuning on shared galaxies', function () {
   it('unfreezing the top block trains a copy of it (block 5 moves, block 1 and the starting point do not)', async () => {
     const cat = ringSample(4);
     const before = tf.memory().numTensors;
-    const start = await loadStart('galmorph');
+    const start = await loadEncoder('galmorph');
     const k = (m: tf.LayersModel, layer: string) => Array.from(m.getLayer(layer).getWeights()[0]!.dataSync());
-    const original5 = k(start.encoder, 'block5_conv');
+    const original5 = k(start.model, 'block5_conv');
     const targets = classificationTargets(cat, 'ring');
     const model = await finetune(start, targets, { files: cat.rows.map((r) => cat.imagePath(r)) }, { unfreezeBlocks: 1, epochs: 2, patience: 5, learningRate: 1e-2, head: 'mlp' });
     assert.deepEqual(model.config.unfrozen, ['block5']);
     assert.notDeepEqual(k(model.encoder, 'block5_conv'), original5, 'block 5 trained');
-    assert.deepEqual(k(model.encoder, 'block1_conv'), k(start.encoder, 'block1_conv'), 'block 1 frozen');
-    assert.deepEqual(k(start.encoder, 'block5_conv'), original5, 'the starting point is untouched');
+    assert.deepEqual(k(model.encoder, 'block1_conv'), k(start.model, 'block1_conv'), 'block 1 frozen');
+    assert.deepEqual(k(start.model, 'block5_conv'), original5, 'the starting point is untouched');
     const dir = tempDir();
     await model.save(dir);
     const loaded = await FineTunedModel.load(dir);
@@ -220,7 +224,7 @@ describe('fine-tuning on shared galaxies', function () {
   it('trains a small network from scratch (all layers) with recalibrated batch-norm statistics', async () => {
     const cat = ringSample(4);
     const before = tf.memory().numTensors;
-    const start = await loadStart('scratch-galmorph-cnn', { size: 32 });
+    const start = await loadEncoder('scratch-galmorph-cnn', { size: 32 });
     const model = await finetune(start, classificationTargets(cat, 'ring'), { files: cat.rows.map((r) => cat.imagePath(r)) }, { unfreezeBlocks: 'all', epochs: 2, head: 'linear' });
     assert.equal(model.config.unfrozen.length, 5);
     const moving = batchNormLayers(model.encoder)[0]!.getWeights()[2]!.dataSync();
@@ -237,8 +241,8 @@ describe('fine-tuning on shared galaxies', function () {
     const n = 12;
     const A = votes.counts.length / votes.catalog.length;
     const sub = { ...votes, catalog: votes.catalog.subset(n), counts: votes.counts.slice(0, n * A) };
-    const start = await loadStart('scratch-galmorph-cnn', { size: 32 });
-    const features = await encodeCatalog(start, sub.catalog);
+    const start = await loadEncoder('scratch-galmorph-cnn', { size: 32 });
+    const features = await encode(start, sub.catalog);
     const tree = await finetune(start, treeTargets(sub), { features: features.vectors }, { head: 'linear', epochs: 3 });
     const p = await tree.predictFeatures(features.vectors);
     assert.equal(p.columns.length, A);
@@ -259,17 +263,17 @@ describe('fine-tuning on shared galaxies', function () {
 
   it('caches frozen features and reuses them only for the same galaxies', async () => {
     const cat = ringSample(2);
-    const start = await loadStart('scratch-galmorph-cnn', { size: 32, seed: 2 });
+    const start = await loadEncoder('scratch-galmorph-cnn', { size: 32, seed: 2 });
     const dir = tempDir();
-    const file = featureCacheFile(dir, 'rings4', start);
+    const file = embeddingCachePath('rings4', start, dir);
     assert.equal(path.basename(file), 'rings4-scratch-galmorph-cnn-seed2.parquet');
-    assert.equal(path.basename(featureCacheFile(dir, 'x', { id: 'galmorph' })), 'x-galmorph.parquet', 'shared with the similarity notebook');
-    const a = await cachedFeatures(start, cat, file);
+    assert.equal(path.basename(embeddingCachePath('x', { id: 'galmorph' }, dir)), 'x-galmorph.parquet', 'shared with the similarity notebook');
+    const a = await cachedEmbeddings(start, cat, file);
     const mtime = fs.statSync(file).mtimeMs;
-    const b = await cachedFeatures(start, cat, file);
+    const b = await cachedEmbeddings(start, cat, file);
     assert.equal(fs.statSync(file).mtimeMs, mtime, 'read, not recomputed');
     assert.deepEqual(Array.from(b.vectors), Array.from(a.vectors));
-    const fewer = await cachedFeatures(start, cat.subset(2), file);
+    const fewer = await cachedEmbeddings(start, cat.subset(2), file);
     assert.equal(fewer.ids.length, 2, 'other galaxies: recomputed');
     assert.deepEqual(Array.from(selectRows(a, [1])), Array.from(a.vectors.slice(a.dim, 2 * a.dim)));
     start.dispose();
@@ -355,7 +359,7 @@ describe('galmorph finetune and predict (CLI)', function () {
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /catalog\.csv has no column 'rings'\. Columns: .*ring/);
     const start = run(['finetune', '--dataset', 'decals-rings-470', '--label-col', 'ring', '--model', 'resnet', '--out', tempDir()]);
-    assert.match(start.stderr, /unknown starting point 'resnet'\. Valid choices: galmorph, imagenet-mobilenetv2/);
+    assert.match(start.stderr, /unknown encoder 'resnet'\. Valid choices: galmorph, imagenet-mobilenetv2/);
     const head = run(['finetune', '--dataset', 'decals-rings-470', '--label-col', 'ring', '--head', 'deep', '--out', tempDir()]);
     assert.match(head.stderr, /unknown --head 'deep'\. Valid choices: linear, mlp/);
   });

@@ -11,7 +11,8 @@ import { fileSystem } from '../src/models/io';
 import { compareFractions } from '../src/models/evaluate';
 import { projectRoot, resolveDataPath } from '../src/paths';
 import { tempDir } from './support/fixtures';
-import { loadVoteDataset, NOMINAL_DECALS_VOTES, splitIndices } from '../src/training/vote-data';
+import { loadVoteDataset, NOMINAL_DECALS_VOTES } from '../src/schemas/vote-datasets';
+import { splitIndices } from '../src/training/vote-data';
 import { GZ_DECALS_DR5 } from '../src/schemas/galaxy-zoo';
 
 const BIN = path.join(projectRoot(), 'bin', 'galmorph.js');

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { readImage } from '../src/data/images';
-import { imagenetInput, imagenetInputV1, loadMobileNetV1, loadMobileNetV2 } from '../src/representations/imagenet';
-import { pixelsTensor } from '../src/training/train-galaxy';
+import { loadMobileNetV1, loadMobileNetV2 } from '../src/models/imagenet';
+import { imagenetInput, imagenetInputV1, pixelsTensor } from '../src/data/preprocess';
 import { resolveDataPath } from '../src/paths';
 
 describe('ImageNet MobileNets from the shared weights', function () {

@@ -44,7 +44,7 @@ describe('data manifests', () => {
     delete m.licence;
     m.files[0].sha256 = 'not-a-checksum';
     assert.throws(() => parseManifest(m, 'broken.json'), (e: Error) => {
-      assert.match(e.message, /manifest broken\.json does not match src\/schemas\/manifest\.schema\.json/);
+      assert.match(e.message, /manifest broken\.json does not match src\/data\/manifest\.schema\.json/);
       assert.match(e.message, /\(top level\) must have required property 'licence'/);
       assert.match(e.message, /\/files\/0\/sha256 must match pattern/);
       return true;

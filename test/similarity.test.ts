@@ -8,7 +8,7 @@ import { averagePrecision, evaluateRandom, evaluateTag } from '../src/similarity
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeEmbeddings } from '../src/representations/embed';
+import { writeEmbeddings } from '../src/data/embeddings';
 import { projectRoot } from '../src/paths';
 import { tempDir } from './support/fixtures';
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { installLeanGradients, uninstallLeanGradients } from '../src/backend/lean-gradients';
-import { buildEncoder, ENCODERS, encoderSpec, withDenseHead } from '../src/models/encoders';
+import { buildEncoder, ENCODERS, encoderSpec, withDenseHead } from '../src/models/architectures';
 import { trainStep } from '../src/training/step';
 import { projectRoot } from '../src/paths';
 

@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels';
 import { batchNormTraining } from '../src/models/layers/batch-norm';
-import { buildEncoder, withDenseHead } from '../src/models/encoders';
+import { buildEncoder, withDenseHead } from '../src/models/architectures';
 import { gradsOn } from './support/gradients';
-import { relativeError } from '../src/backend/compare';
+import { relativeError } from '../bench/gradient-check';
 
 /** Small deterministic RNG (mulberry32) so the random shapes are the same every run. */
 function rng(seed: number): () => number {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import Papa from 'papaparse';
-import { compareGradients, modelGradients, relativeError, seededValues as seeded, shortTrainingRun } from '../src/backend/compare';
+import { compareGradients, modelGradients, relativeError, seededValues as seeded, shortTrainingRun } from '../bench/gradient-check';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { probeWebgpuAdapter, releaseWebgpuFreeBuffers, takeWebgpuError, webgpuBytesAllocated, WebgpuAdapterReport } from '../src/backend/webgpu';
 import { registerWasmTrainingKernels } from '../src/backend/wasm-kernels';

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Embeddings } from '../representations/embed';
+import type { Embeddings } from '../data/embeddings';
 
 /** Lowest and highest score a researcher can give (the paper's 0-5 scale). */
 export const MIN_SCORE = 0;

@@ -4,10 +4,13 @@
  * galaxies to show next: a few random galaxies first, then batches of the most promising.
  */
 import { seededRng, shuffle } from '../data/augment';
-import type { Embeddings } from '../representations/embed';
+import type { Embeddings } from '../data/embeddings';
 import { RepresentationPca } from '../representations/pca';
 import { expectedImprovement, topK } from './acquisition';
 import { GaussianProcessOptions, GaussianProcessRegressor, KernelParams } from './gaussian-process';
+
+/** The defaults of the anomaly finder's options (the CLI shows these). */
+export const ANOMALY_DEFAULTS = { components: 40, initialLabels: 10, batchSize: 10, tradeoff: 0.5, seed: 0 } as const;
 
 export interface AnomalyFinderOptions {
   /** PCA components of the representation. Default 40, the paper's. */
@@ -23,7 +26,7 @@ export interface AnomalyFinderOptions {
 }
 
 /** Representations reduced by PCA (fitted on all of them) to `components` (default 40, at most their length). */
-export function reduceForAnomalies(e: Embeddings, components = 40): { features: Float64Array; dim: number } {
+export function reduceForAnomalies(e: Embeddings, components: number = ANOMALY_DEFAULTS.components): { features: Float64Array; dim: number } {
   const dim = Math.min(components, e.dim);
   return { features: Float64Array.from(RepresentationPca.fit(e, { components: dim }).transform(e.vectors)), dim };
 }
@@ -65,7 +68,7 @@ export class PersonalisedAnomalyFinder {
       if (this.index.has(id)) throw new Error(`galmorph: galaxy id '${id}' appears twice in the embeddings`);
       this.index.set(id, i);
     });
-    this.random = seededRng(options.seed ?? 0);
+    this.random = seededRng(options.seed ?? ANOMALY_DEFAULTS.seed);
   }
 
   /** From representations: PCA to `components` (default 40) dimensions, fitted on all galaxies. */
@@ -93,15 +96,15 @@ export class PersonalisedAnomalyFinder {
   }
 
   /** The next galaxies to show: random until `initialLabels` are scored, then the highest expected improvement. */
-  next(count = this.options.batchSize ?? 10): string[] {
+  next(count = this.options.batchSize ?? ANOMALY_DEFAULTS.batchSize): string[] {
     const unlabelled = this.ids.map((_, i) => i).filter((i) => !this.labels.has(i));
-    const initial = this.options.initialLabels ?? 10;
+    const initial = this.options.initialLabels ?? ANOMALY_DEFAULTS.initialLabels;
     if (this.labels.size < initial) {
       return shuffle(unlabelled, this.random).slice(0, Math.min(count, initial - this.labels.size)).map((i) => this.ids[i]!);
     }
     const { mean, std } = this.fit().predict(this.rows(unlabelled));
     const best = Math.max(...this.labels.values());
-    const ei = expectedImprovement(mean, std, best, this.options.tradeoff ?? 0.5);
+    const ei = expectedImprovement(mean, std, best, this.options.tradeoff ?? ANOMALY_DEFAULTS.tradeoff);
     return topK(ei, count).map((j) => this.ids[unlabelled[j]!]!);
   }
 

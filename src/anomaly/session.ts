@@ -9,10 +9,10 @@
  * Opening replays the stored scores into the finder, so a session that crashed or was killed
  * continues where it stopped; `score` writes to disk first and only then updates the finder.
  */
-import type { Embeddings } from '../representations/embed';
-import { readEmbeddings } from '../representations/embed';
+import type { Embeddings } from '../data/embeddings';
+import { readEmbeddings } from '../data/embeddings';
 import { checkScore, embeddingsFingerprint, LabelRecord, LabelStore, ReadLabelsOptions } from './labels';
-import { AnomalyFinderOptions, PersonalisedAnomalyFinder, RankedGalaxy, RankingOptions } from './personalised';
+import { ANOMALY_DEFAULTS, AnomalyFinderOptions, PersonalisedAnomalyFinder, RankedGalaxy, RankingOptions } from './personalised';
 
 export interface AnomalySessionOptions extends AnomalyFinderOptions, ReadLabelsOptions {
   /**
@@ -82,11 +82,11 @@ export class AnomalySession {
 
   /** Galaxies per batch (the finder's `batchSize`, default 10). */
   get batchSize(): number {
-    return this.options.batchSize ?? 10;
+    return this.options.batchSize ?? ANOMALY_DEFAULTS.batchSize;
   }
 
   get phase(): AnomalyPhase {
-    return this.labelledCount < (this.options.initialLabels ?? 10) ? 'random' : 'expected-improvement';
+    return this.labelledCount < (this.options.initialLabels ?? ANOMALY_DEFAULTS.initialLabels) ? 'random' : 'expected-improvement';
   }
 
   /** The latest score per galaxy. */

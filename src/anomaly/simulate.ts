@@ -3,8 +3,9 @@
  * it, the finder asks for scores in batches, and rankings are measured at several label budgets,
  * over repeats with different random starts; beside them the unsupervised baselines.
  */
-import type { Embeddings } from '../representations/embed';
+import type { Embeddings } from '../data/embeddings';
 import { seededRng } from '../data/augment';
+import { summarise } from '../report/summary';
 import { IsolationForest } from './isolation-forest';
 import { localOutlierFactor } from './local-outlier-factor';
 import { RANKING_METRICS, rankingMetrics, RankingMetric } from './metrics';
@@ -51,10 +52,9 @@ function record(samples: Samples, key: Omit<AnomalyRow, 'mean' | 'std' | 'repeat
   }
 }
 
-function summarise(samples: Samples): AnomalyRow[] {
+function summariseSamples(samples: Samples): AnomalyRow[] {
   return [...samples.values()].map(({ values, ...key }) => {
-    const mean = values.reduce((s, v) => s + v, 0) / values.length;
-    const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
+    const { mean, std } = summarise(values);
     return { ...key, mean, std, repeats: values.length };
   });
 }
@@ -87,7 +87,7 @@ export function simulatePersonalised(e: Embeddings, task: ResearcherTask, option
     }
     options.onProgress?.(r + 1, repeats);
   }
-  return summarise(samples);
+  return summariseSamples(samples);
 }
 
 /** Isolation forest (one seed per repeat), local outlier factor and a random ranking, on the same PCA features. */
@@ -105,5 +105,5 @@ export function unsupervisedBaselines(e: Embeddings, task: ResearcherTask, optio
     record(samples, key('random'), byScore(Float64Array.from(e.ids, () => rng())), task.positives);
   }
   record(samples, key('local-outlier-factor'), byScore(localOutlierFactor(x, dim)), task.positives);
-  return summarise(samples);
+  return summariseSamples(samples);
 }

@@ -191,10 +191,13 @@ let current: Promise<BackendChoice> | undefined;
 let currentKey: string | undefined;
 
 /**
- * Chooses and activates the compute backend once per process (later calls return the same
- * choice). `prefer` overrides `GALMORPH_BACKEND`; both force a single backend.
+ * The compute backend: chosen and activated on the first call, returned unchanged afterwards.
+ * `prefer` (or, on the first call, `GALMORPH_BACKEND`) forces one backend; a later call with
+ * another `prefer` switches to it. Without `prefer`, a later call never re-selects: library code
+ * calls `initBackend()` and so keeps whatever backend the user chose.
  */
 export function initBackend(prefer?: BackendName | string): Promise<BackendChoice> {
+  if (prefer === undefined && current) return current;
   const requested = prefer ?? process.env.GALMORPH_BACKEND;
   const forced = requested && requested.length > 0 ? parseBackendName(requested) : undefined;
   const key = forced ?? 'auto';

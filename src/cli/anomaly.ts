@@ -12,69 +12,59 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { Command } from 'commander';
 import Papa from 'papaparse';
-import { Catalog, CatalogRow, readCatalog } from '../data/catalog';
-import { openDatasetCatalog } from '../data/manifests';
+import { Catalog, CatalogRow } from '../data/catalog';
 import { AnomalySession } from '../anomaly/session';
-import type { RankedGalaxy } from '../anomaly/personalised';
+import { ANOMALY_DEFAULTS, RankedGalaxy } from '../anomaly/personalised';
 import { MAX_SCORE, MIN_SCORE } from '../anomaly/labels';
+import { addCatalogSourceOptions, CatalogSourceOptions, integer, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER, resolveCatalog, validated } from './options';
 import { terminalImage } from './terminal-image';
 
-interface AnomalyCliOptions {
+interface AnomalyCliOptions extends CatalogSourceOptions {
   embeddings: string;
   labels: string;
-  catalog?: string;
-  dataset?: string;
-  idCol?: string;
-  imageCol?: string;
   interactive?: boolean;
-  batch: string;
-  initial: string;
-  components: string;
-  seed: string;
-  top: string;
+  batch: number;
+  initial: number;
+  components: number;
+  seed: number;
+  top: number;
   out?: string;
   images: boolean;
-  imageWidth: string;
-}
-
-function int(name: string, value: string, min = 1): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`galmorph anomaly: ${name} must be an integer of at least ${min}, got '${value}'`);
-  return n;
+  imageWidth: number;
 }
 
 export function anomalyCommand(): Command {
-  return new Command('anomaly')
+  const cmd = new Command('anomaly')
     .description('personalised anomaly finder: score galaxies 0-5 and a Gaussian process on their representations learns what you find interesting (Walmsley et al. 2022, section 5)')
     .requiredOption('--embeddings <file>', 'representations from galmorph embed (.parquet or .arrow)')
-    .requiredOption('--labels <file>', 'your scores, JSON Lines: created if absent, appended to at every score, resumed on a rerun')
-    .option('--catalog <file>', 'catalogue with the images (CSV, Parquet, Arrow), needed with --interactive')
-    .option('--dataset <id>', 'or a dataset of data-manifests as the catalogue (e.g. gz2-hart16-1000)')
-    .option('--id-col <col>', 'id column of --catalog (default id; --dataset: its manifest)')
-    .option('--image-col <col>', 'image column of --catalog (default file; --dataset: its manifest)')
+    .requiredOption('--labels <file>', 'your scores, JSON Lines: created if absent, appended to at every score, resumed on a rerun');
+  return addCatalogSourceOptions(cmd, {
+    catalog: 'catalogue with the images (CSV, Parquet, Arrow), needed with --interactive',
+    dataset: 'or a dataset of data-manifests as the catalogue (e.g. gz2-hart16-1000)',
+  })
     .option('-i, --interactive', 'show galaxies in the terminal and ask for scores')
-    .option('--batch <n>', 'galaxies per batch (the Gaussian process is refitted between batches)', '10')
-    .option('--initial <n>', 'random galaxies scored before expected improvement chooses', '10')
-    .option('--components <n>', 'PCA components of the representations', '40')
-    .option('--seed <n>', 'seed of the random first galaxies', '0')
-    .option('--top <n>', 'galaxies of the ranking to print', '20')
+    .addOption(validated('--batch <n>', 'galaxies per batch (the Gaussian process is refitted between batches)', POSITIVE_INTEGER, ANOMALY_DEFAULTS.batchSize))
+    // the Gaussian process needs 2 scores
+    .addOption(validated('--initial <n>', 'random galaxies scored before expected improvement chooses', integer(2), ANOMALY_DEFAULTS.initialLabels))
+    .addOption(validated('--components <n>', 'PCA components of the representations', POSITIVE_INTEGER, ANOMALY_DEFAULTS.components))
+    .addOption(validated('--seed <n>', 'seed of the random first galaxies', NON_NEGATIVE_INTEGER, ANOMALY_DEFAULTS.seed))
+    .addOption(validated('--top <n>', 'galaxies of the ranking to print', POSITIVE_INTEGER, 20))
     .option('--out <file>', 'write the whole ranking as CSV (rank, id, predicted, std, label)')
     .option('--no-images', 'do not draw the galaxies in the terminal (print their paths only)')
-    .option('--image-width <cells>', 'width of a galaxy drawn in the terminal, in characters', '48')
+    .addOption(validated('--image-width <cells>', 'width of a galaxy drawn in the terminal, in characters', integer(2), 48))
     .action(async (opts: AnomalyCliOptions) => {
-      const top = int('--top', opts.top);
-      const batch = int('--batch', opts.batch);
-      const catalog = opts.interactive ? openCatalog(opts) : undefined;
+      const { top, batch } = opts;
+      const catalog = opts.interactive ? resolveCatalog(opts, 'anomaly --interactive', 'so the galaxies can be shown') : undefined;
       const session = AnomalySession.open(opts.embeddings, opts.labels, {
         batchSize: batch,
-        initialLabels: int('--initial', opts.initial, 2), // the Gaussian process needs 2 scores
-        components: int('--components', opts.components),
-        seed: int('--seed', opts.seed, 0),
+        initialLabels: opts.initial,
+        components: opts.components,
+        seed: opts.seed,
         create: opts.interactive === true,
         onWarning: (w) => console.error(w),
       });
       if (opts.interactive) {
-        await runInteractive(session, catalog!, { batch, showImages: opts.images, imageWidth: int('--image-width', opts.imageWidth, 2) });
+        await runInteractive(session, catalog!, { batch, showImages: opts.images, imageWidth: opts.imageWidth });
         if (session.labelledCount < 2) {
           console.log(`score at least 2 galaxies to rank the rest (${session.labelledCount} so far); rerun the same command to continue`);
           return;
@@ -92,14 +82,6 @@ export function anomalyCommand(): Command {
         console.log(`wrote the ranking of ${ranking.length} galaxies to ${opts.out}`);
       }
     });
-}
-
-function openCatalog(opts: AnomalyCliOptions): Catalog {
-  const overrides = { ...(opts.idCol ? { idCol: opts.idCol } : {}), ...(opts.imageCol ? { imageCol: opts.imageCol } : {}) };
-  if (opts.catalog && opts.dataset) throw new Error('galmorph anomaly: give --catalog or --dataset, not both');
-  if (opts.catalog) return readCatalog(opts.catalog, { idCol: 'id', imageCol: 'file', ...overrides });
-  if (opts.dataset) return openDatasetCatalog(opts.dataset, overrides);
-  throw new Error('galmorph anomaly --interactive: give --catalog <file> or --dataset <id> so the galaxies can be shown');
 }
 
 /** The ranking as an aligned text table. */

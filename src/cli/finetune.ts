@@ -7,89 +7,89 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { describeBackend, initBackend } from '../backend/select';
-import { readCatalog } from '../data/catalog';
-import { openDatasetCatalog } from '../data/manifests';
-import { HEAD_KINDS, HeadKind } from '../finetune/head';
+import { HEAD_KINDS, HeadKind } from '../models/head';
 import { FINETUNE_TASKS, FinetuneTask } from '../finetune/labels';
 import { finetuneCatalog } from '../finetune/run';
-import { START_IDS } from '../finetune/starts';
+import { ENCODER_IDS } from '../encoders/registry';
 import { VoteColumns } from '../schemas/votes';
-import { fromCatalog, loadVoteDataset } from '../training/vote-data';
-import { addVoteOptions } from './options';
+import { fromCatalog, loadVoteDataset } from '../schemas/vote-datasets';
+import { FINETUNE_DEFAULTS } from '../finetune/train';
+import {
+  addCatalogSourceOptions,
+  addVoteOptions,
+  CatalogSourceOptions,
+  fraction,
+  NON_NEGATIVE_INTEGER,
+  NON_NEGATIVE_NUMBER,
+  oneOf,
+  orWord,
+  POSITIVE_INTEGER,
+  POSITIVE_NUMBER,
+  resolveCatalog,
+  validated,
+} from './options';
 
-interface FinetuneCliOptions {
+interface FinetuneCliOptions extends CatalogSourceOptions {
   model: string;
-  catalog?: string;
-  dataset?: string;
-  idCol: string;
-  imageCol: string;
   labelCol?: string;
   classes?: string;
-  task: string;
+  task: FinetuneTask;
   schema?: string;
   counts?: string;
   fractions?: string;
   total?: string;
   classCol?: string;
-  head: string;
-  unfreezeBlocks: string;
-  lr?: string;
-  encoderLr?: string;
-  l2: string;
-  epochs?: string;
-  batch: string;
-  patience?: string;
-  valFraction: string;
-  testFraction: string;
+  head: HeadKind;
+  unfreezeBlocks: number | 'all';
+  lr?: number;
+  encoderLr?: number;
+  l2: number;
+  epochs?: number;
+  batch: number;
+  patience?: number;
+  valFraction: number;
+  testFraction?: number;
   balance: boolean;
   augment: boolean;
-  seed: string;
+  seed: number;
   featureCache?: string;
   out: string;
 }
 
-function num(name: string, v: string, check: (n: number) => boolean, what: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || !check(n)) throw new Error(`galmorph finetune: ${name} must be ${what}, got '${v}'`);
-  return n;
-}
-const positiveInt = (name: string, v: string) => num(name, v, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
-const fraction = (name: string, v: string) => num(name, v, (n) => n >= 0 && n < 1, 'in [0, 1)');
+const D = FINETUNE_DEFAULTS;
 
 export function finetuneCommand(): Command {
   const cmd = new Command('finetune')
     .description('fine-tune a new head (and optionally the top encoder blocks) on labelled galaxies; `galmorph predict --model <out>` then applies it')
-    .option('--model <start>', `starting point: ${START_IDS.join(', ')}, or a galmorph model folder`, 'galmorph')
-    .option('--catalog <file>', 'labelled catalogue (CSV, Parquet, Arrow)')
-    .option('--dataset <id>', 'or a dataset from data-manifests, e.g. decals-rings-470')
-    .option('--id-col <col>', 'id column of --catalog', 'id')
-    .option('--image-col <col>', 'image column of --catalog', 'file')
+    .option('--model <start>', `starting point (encoder): ${ENCODER_IDS.join(', ')}, or a galmorph model folder`, 'galmorph');
+  addCatalogSourceOptions(cmd, { catalog: 'labelled catalogue (CSV, Parquet, Arrow)', dataset: 'or a dataset from data-manifests, e.g. decals-rings-470' })
     .option('--label-col <col>', 'label column (classification, regression), e.g. ring')
     .option('--classes <list>', 'comma-separated class order (classification; with two, the second is the positive class)')
-    .option('--task <task>', `${FINETUNE_TASKS.join(', ')} (tree: Galaxy Zoo votes with the options below)`, 'classification');
+    .addOption(validated('--task <task>', `${FINETUNE_TASKS.join(', ')} (tree: Galaxy Zoo votes with the options below)`, oneOf(FINETUNE_TASKS), 'classification'));
   return addVoteOptions(cmd)
-    .option('--head <kind>', `${HEAD_KINDS.join(', ')} (mlp: dense 64, dropout, dense 64, dropout, output)`, 'linear')
-    .option('--unfreeze-blocks <n>', "encoder blocks trained from the top: 0 (frozen encoder, features computed once), N, or 'all'", '0')
-    .option('--lr <rate>', 'Adam learning rate of the head (default 0.001; 0.01 for --task tree)')
-    .option('--encoder-lr <rate>', 'learning rate of unfrozen blocks (default: lr/10; lr for scratch starts)')
-    .option('--l2 <weight>', "L2 penalty on the head's kernels", '0.001')
-    .option('--epochs <n>', 'maximum epochs (default 100 frozen, 30 unfreezing)')
-    .option('--batch <n>', 'batch size', '32')
-    .option('--patience <n>', 'early stopping patience in epochs (default 10 frozen, 5 unfreezing)')
-    .option('--val-fraction <f>', 'fraction of each class held out for early stopping (used when at least 3 per class)', '0.2')
-    .option('--test-fraction <f>', 'fraction held out to measure the fine-tuned model (stratified)', '0')
+    .addOption(validated('--head <kind>', `${HEAD_KINDS.join(', ')} (mlp: dense ${D.hidden}, dropout, dense ${D.hidden}, dropout, output)`, oneOf(HEAD_KINDS), D.head))
+    .addOption(
+      validated('--unfreeze-blocks <n>', "encoder blocks trained from the top: 0 (frozen encoder, features computed once), N, or 'all'", orWord(NON_NEGATIVE_INTEGER, 'all'), D.unfreezeBlocks),
+    )
+    .addOption(validated('--lr <rate>', `Adam learning rate of the head (default ${D.learningRate}; ${D.treeLearningRate} for --task tree)`, POSITIVE_NUMBER))
+    .addOption(validated('--encoder-lr <rate>', 'learning rate of unfrozen blocks (default: lr/10; lr for scratch starts)', POSITIVE_NUMBER))
+    .addOption(validated('--l2 <weight>', "L2 penalty on the head's kernels", NON_NEGATIVE_NUMBER, D.l2))
+    .addOption(validated('--epochs <n>', `maximum epochs (default ${D.epochsFrozen} frozen, ${D.epochsUnfrozen} unfreezing)`, POSITIVE_INTEGER))
+    .addOption(validated('--batch <n>', 'batch size', POSITIVE_INTEGER, D.batchSize))
+    .addOption(validated('--patience <n>', `early stopping patience in epochs (default ${D.patienceFrozen} frozen, ${D.patienceUnfrozen} unfreezing)`, POSITIVE_INTEGER))
+    .addOption(
+      validated('--val-fraction <f>', `fraction of each class held out for early stopping (used when at least ${D.minValidation} per class)`, fraction('[0, 1)'), D.validationFraction),
+    )
+    .addOption(validated('--test-fraction <f>', 'fraction held out to measure the fine-tuned model (stratified; default none)', fraction('[0, 1)')))
     .option('--no-balance', 'no class-balancing loss weights')
     .option('--no-augment', 'no rotations, flips or crops when unfreezing')
-    .option('--seed <n>', 'seed of the splits, head initialisation, batch order and augmentations', '0')
+    .addOption(validated('--seed <n>', 'seed of the splits, head initialisation, batch order and augmentations', NON_NEGATIVE_INTEGER, D.seed))
     .option('--feature-cache <file>', 'Parquet file caching the frozen features of the catalogue (reused when it matches)')
     .requiredOption('--out <dir>', 'output folder for the fine-tuned model')
     .action(async (opts: FinetuneCliOptions) => {
       console.error(`galmorph finetune — ${describeBackend(await initBackend())}`);
-      if (!opts.catalog === !opts.dataset) throw new Error('galmorph finetune: give --catalog <file> or --dataset <id> (one of them)');
-      const catalog = opts.catalog ? readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol }) : openDatasetCatalog(opts.dataset!);
-      const task = opts.task as FinetuneTask;
-      if (!FINETUNE_TASKS.includes(task)) throw new Error(`galmorph finetune: unknown --task '${opts.task}'. Valid choices: ${FINETUNE_TASKS.join(', ')}`);
-      if (!HEAD_KINDS.includes(opts.head as HeadKind)) throw new Error(`galmorph finetune: unknown --head '${opts.head}'. Valid choices: ${HEAD_KINDS.join(', ')}`);
+      const catalog = resolveCatalog(opts, 'finetune');
+      const task = opts.task;
       let votes;
       if (task === 'tree') {
         if (opts.schema) {
@@ -101,7 +101,7 @@ export function finetuneCommand(): Command {
       } else if (!opts.labelCol) {
         throw new Error(`galmorph finetune: --task ${task} needs --label-col <column>`);
       }
-      const unfreeze = opts.unfreezeBlocks === 'all' ? 'all' : num('--unfreeze-blocks', opts.unfreezeBlocks, (n) => Number.isInteger(n) && n >= 0, "a non-negative integer or 'all'");
+      const unfreeze = opts.unfreezeBlocks;
       const bar = new SingleBar({ format: '{what} [{bar}] {value}/{total} {note}', stream: process.stderr, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 10_000 }, Presets.shades_classic);
       let barStarted = false;
       const progress = (what: string, value: number, total: number, note = '') => {
@@ -112,7 +112,7 @@ export function finetuneCommand(): Command {
         bar.setTotal(total);
         bar.update(value, { what, note });
       };
-      const epochs = opts.epochs ? positiveInt('--epochs', opts.epochs) : undefined;
+      const epochs = opts.epochs;
       let result;
       try {
         result = await finetuneCatalog({
@@ -122,24 +122,24 @@ export function finetuneCommand(): Command {
           labelCol: opts.labelCol,
           classes: opts.classes?.split(',').map((c) => c.trim()),
           votes: votes ?? undefined,
-          head: opts.head as HeadKind,
+          head: opts.head,
           unfreezeBlocks: unfreeze,
-          learningRate: opts.lr ? num('--lr', opts.lr, (n) => n > 0, 'positive') : undefined,
-          encoderLearningRate: opts.encoderLr ? num('--encoder-lr', opts.encoderLr, (n) => n > 0, 'positive') : undefined,
-          l2: num('--l2', opts.l2, (n) => n >= 0, 'non-negative'),
+          learningRate: opts.lr,
+          encoderLearningRate: opts.encoderLr,
+          l2: opts.l2,
           epochs,
-          batchSize: positiveInt('--batch', opts.batch),
-          patience: opts.patience ? positiveInt('--patience', opts.patience) : undefined,
-          validationFraction: fraction('--val-fraction', opts.valFraction),
-          testFraction: fraction('--test-fraction', opts.testFraction),
+          batchSize: opts.batch,
+          patience: opts.patience,
+          validationFraction: opts.valFraction,
+          testFraction: opts.testFraction,
           balance: opts.balance,
           augment: opts.augment,
-          seed: num('--seed', opts.seed, Number.isInteger, 'an integer'),
+          seed: opts.seed,
           featureCache: opts.featureCache,
           out: opts.out,
           onFeatures: (done, total) => progress('features', done, total, 'galaxies'),
           onEpoch: (e) =>
-            progress('training', e.epoch, epochs ?? (unfreeze === 0 ? 100 : 30), `epochs; loss ${e.trainLoss.toFixed(4)}${e.valLoss !== undefined ? `, validation ${e.valLoss.toFixed(4)}` : ''}${e.best ? ' (best)' : ''}`),
+            progress('training', e.epoch, epochs ?? (unfreeze === 0 ? D.epochsFrozen : D.epochsUnfrozen), `epochs; loss ${e.trainLoss.toFixed(4)}${e.valLoss !== undefined ? `, validation ${e.valLoss.toFixed(4)}` : ''}${e.best ? ' (best)' : ''}`),
         });
       } finally {
         bar.stop();

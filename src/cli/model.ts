@@ -4,44 +4,45 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { addVoteOptions } from './options';
+import { addCatalogSourceOptions, addVoteOptions, fraction, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER, POSITIVE_NUMBER, readCatalogOption, validated } from './options';
 import { MultiBar, Presets } from 'cli-progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
-import { Catalog, readCatalog } from '../data/catalog';
-import { FineTunedModel, isFinetunedModelDir } from '../finetune/model';
-import { defaultModelDir, loadGalaxyModel } from '../models/load';
-import { predictFiles } from '../models/evaluate';
-import { writeModelCard } from '../models/model-card';
+import { readCatalog } from '../data/catalog';
+import { DEFAULT_CONFIG } from '../models/galaxy-model';
+import { ENCODER_IDS, loadEncoder } from '../encoders/registry';
+import { defaultModelDir } from '../models/load';
+import { disposeModel, loadModel, predictCatalog } from '../models/predict';
+import { readTrainLog, writeModelCard } from '../training/model-card';
+import { closeSharedRenderer, exportFigure, findChromium } from '../plots/export';
+import { lossFigure } from '../plots/loss';
 import { embedCatalog } from '../representations/embed';
 import { formatExplainedVariance, pcaFileFor, RepresentationPca, writePca } from '../representations/pca';
-import { trainGalaxyModel } from '../training/train-galaxy';
-import { fromCatalog, loadVoteDataset, VoteDataset } from '../training/vote-data';
+import { EpochRecord, TRAIN_DEFAULTS, trainGalaxyModel } from '../training/train-galaxy';
+import { fromCatalog, loadVoteDataset, VoteDataset } from '../schemas/vote-datasets';
 import { VoteColumns } from '../schemas/votes';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 interface TrainCliOptions {
   dataset?: string[];
   catalog?: string;
   schema?: string;
-  idCol: string;
-  imageCol: string;
+  idCol?: string;
+  imageCol?: string;
   counts?: string;
   fractions?: string;
   total?: string;
   classCol?: string;
   arch: string;
-  size: string;
+  size: number;
   greyscale?: boolean;
-  dropout: string;
-  epochs: string;
-  batch: string;
-  lr: string;
-  patience: string;
-  seed: string;
-  microBatch?: string;
-  maxSteps?: string;
+  dropout: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  patience: number;
+  seed: number;
+  microBatch?: number;
+  maxSteps?: number;
   augment: boolean;
   resume?: boolean;
   out: string;
@@ -52,37 +53,41 @@ function datasetsFrom(opts: TrainCliOptions): VoteDataset[] {
   if (opts.catalog) {
     if (!opts.schema) throw new Error('galmorph train: --catalog needs --schema (gz2, gz-decals-dr5 or gz1)');
     const votes: VoteColumns = { counts: opts.counts, fractions: opts.fractions, total: opts.total, classColumn: opts.classCol };
-    sets.push(fromCatalog(readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol }), opts.schema, votes));
+    sets.push(fromCatalog(readCatalogOption(opts)!, opts.schema, votes));
   }
   if (sets.length === 0) throw new Error('galmorph train: give --dataset <id> (repeatable; see `galmorph data list`) or --catalog <file> --schema <name>');
   return sets;
 }
 
-function int(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`galmorph: ${name} must be a positive integer, got '${v}'`);
-  return n;
+/** loss.png / loss.svg in a model folder from its whole train-log.jsonl (resumed runs included). */
+async function writeLossPlot(out: string, log: (line: string) => void): Promise<void> {
+  const records = readTrainLog(out);
+  if (records.length === 0) return;
+  if (!findChromium()) {
+    log('no Chromium: skipping the loss plot (train-log.jsonl has the numbers)');
+    return;
+  }
+  const files = await exportFigure(lossFigure(records, `Training ${path.basename(out)}`), path.join(out, 'loss'), { width: 700, height: 420 });
+  await closeSharedRenderer();
+  log(`loss plot: ${files.join(', ')}`);
 }
 
 export function trainCommand(): Command {
   const cmd = new Command('train')
-    .description('train the galaxy model on volunteer votes (Dirichlet-multinomial), with checkpoints and --resume')
-    .option('--dataset <id>', 'a dataset with votes from data-manifests (repeatable)', collect)
-    .option('--catalog <file>', 'your own catalogue (CSV, Parquet, Arrow) with vote columns')
-    .option('--id-col <col>', 'id column of --catalog', 'id')
-    .option('--image-col <col>', 'image column of --catalog', 'file');
+    .description('train the galaxy model on volunteer votes (Dirichlet-multinomial), with checkpoints and --resume');
+  addCatalogSourceOptions(cmd, { catalog: 'your own catalogue (CSV, Parquet, Arrow) with vote columns', dataset: 'a dataset with votes from data-manifests', repeatable: true });
   return addVoteOptions(cmd)
-    .option('--arch <name>', 'encoder: galmorph-cnn, smallcnn, efficientnet-b0', 'galmorph-cnn')
-    .option('--size <px>', 'input size', '64')
+    .option('--arch <name>', 'encoder: galmorph-cnn, smallcnn, efficientnet-b0', DEFAULT_CONFIG.arch)
+    .addOption(validated('--size <px>', 'input size', POSITIVE_INTEGER, DEFAULT_CONFIG.size))
     .option('--greyscale', 'one channel instead of RGB')
-    .option('--dropout <rate>', 'dropout before the head (kept on at prediction)', '0.25')
-    .option('--epochs <n>', 'maximum epochs', '15')
-    .option('--batch <n>', 'batch size', '32')
-    .option('--lr <rate>', 'Adam learning rate', '0.001')
-    .option('--patience <n>', 'early stopping patience (epochs)', '3')
-    .option('--seed <n>', 'seed of the split and augmentations', '0')
-    .option('--micro-batch <n>', 'examples per forward/backward pass (memory)')
-    .option('--max-steps <n>', 'at most this many steps per epoch (quick runs)')
+    .addOption(validated('--dropout <rate>', 'dropout before the head (kept on at prediction)', fraction('[0, 1)'), DEFAULT_CONFIG.dropout))
+    .addOption(validated('--epochs <n>', 'maximum epochs', POSITIVE_INTEGER, TRAIN_DEFAULTS.epochs))
+    .addOption(validated('--batch <n>', 'batch size', POSITIVE_INTEGER, TRAIN_DEFAULTS.batchSize))
+    .addOption(validated('--lr <rate>', 'Adam learning rate', POSITIVE_NUMBER, TRAIN_DEFAULTS.learningRate))
+    .addOption(validated('--patience <n>', 'early stopping patience (epochs)', POSITIVE_INTEGER, TRAIN_DEFAULTS.patience))
+    .addOption(validated('--seed <n>', 'seed of the split and augmentations', NON_NEGATIVE_INTEGER, TRAIN_DEFAULTS.seed))
+    .addOption(validated('--micro-batch <n>', 'examples per forward/backward pass (memory)', POSITIVE_INTEGER))
+    .addOption(validated('--max-steps <n>', 'at most this many steps per epoch (quick runs)', POSITIVE_INTEGER))
     .option('--no-augment', 'no rotations, flips or crops')
     .option('--resume', 'continue from <out>/checkpoint')
     .requiredOption('--out <dir>', 'output folder, e.g. models/my-model')
@@ -91,19 +96,20 @@ export function trainCommand(): Command {
       const datasets = datasetsFrom(opts);
       const bars = new MultiBar({ format: 'epoch {epoch} [{bar}] {value}/{total} steps, loss {loss}', stream: process.stderr, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 10_000, hideCursor: true }, Presets.shades_classic);
       let bar: ReturnType<MultiBar['create']> | undefined;
+      let records: EpochRecord[] = [];
       let barEpoch = 0;
       try {
-        await trainGalaxyModel({
+        records = await trainGalaxyModel({
           datasets,
           out: opts.out,
-          model: { arch: opts.arch, size: int('--size', opts.size), channels: opts.greyscale ? 1 : 3, dropout: Number(opts.dropout) },
-          epochs: int('--epochs', opts.epochs),
-          batchSize: int('--batch', opts.batch),
-          learningRate: Number(opts.lr),
-          patience: int('--patience', opts.patience),
-          seed: Number(opts.seed),
-          microBatch: opts.microBatch ? int('--micro-batch', opts.microBatch) : undefined,
-          maxStepsPerEpoch: opts.maxSteps ? int('--max-steps', opts.maxSteps) : undefined,
+          model: { arch: opts.arch, size: opts.size, channels: opts.greyscale ? 1 : 3, dropout: opts.dropout },
+          epochs: opts.epochs,
+          batchSize: opts.batch,
+          learningRate: opts.lr,
+          patience: opts.patience,
+          seed: opts.seed,
+          microBatch: opts.microBatch,
+          maxStepsPerEpoch: opts.maxSteps,
           augment: opts.augment,
           resume: opts.resume,
           onStep: (epoch, step, steps, loss) => {
@@ -120,7 +126,8 @@ export function trainCommand(): Command {
       } finally {
         bars.stop();
       }
-      console.log(`model written to ${path.resolve(opts.out)} (best epoch in model/, log in train-log.jsonl)`);
+      await writeLossPlot(opts.out, (line) => console.error(line));
+      console.log(`model written to ${path.resolve(opts.out)} (best epoch in model/, log in train-log.jsonl; ${records.length} epochs this run)`);
     });
 }
 
@@ -130,8 +137,8 @@ interface PredictCliOptions {
   idCol: string;
   imageCol: string;
   schema?: string;
-  samples: string;
-  batch: string;
+  samples: number;
+  batch: number;
   out: string;
 }
 
@@ -143,66 +150,38 @@ export function predictCommand(): Command {
     .option('--id-col <col>', 'id column', 'id')
     .option('--image-col <col>', 'image column', 'file')
     .option('--schema <name>', "which of the model's schemas to write (default: its first)")
-    .option('--samples <n>', 'Monte Carlo dropout samples', '5')
-    .option('--batch <n>', 'galaxies per batch', '32')
+    .addOption(validated('--samples <n>', 'Monte Carlo dropout samples', POSITIVE_INTEGER, 5))
+    .addOption(validated('--batch <n>', 'galaxies per batch', POSITIVE_INTEGER, 32))
     .requiredOption('--out <file>', 'CSV to write')
     .action(async (opts: PredictCliOptions) => {
       console.error(`galmorph predict — ${describeBackend(await initBackend())}`);
       const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
-      if (opts.model && isFinetunedModelDir(opts.model)) {
-        await predictFinetuned(opts.model, catalog, int('--batch', opts.batch), opts.out);
-        return;
+      const model = await loadModel(opts.model);
+      try {
+        const prediction = await predictCatalog(model, catalog, {
+          schema: opts.schema,
+          samples: opts.samples,
+          batchSize: opts.batch,
+          onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
+        });
+        process.stderr.write('\n');
+        const rows = prediction.rows();
+        fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+        fs.writeFileSync(opts.out, Papa.unparse(rows, { newline: '\n', columns: ['id', ...prediction.columns, ...(prediction.labels ? ['predicted'] : [])] }) + '\n');
+        console.error(`wrote ${rows.length} galaxies x ${prediction.columns.length} columns (${prediction.columns.slice(0, 4).join(', ')}${prediction.columns.length > 4 ? ', ...' : ''}) to ${opts.out}`);
+      } finally {
+        disposeModel(model);
       }
-      const loaded = await loadGalaxyModel(opts.model);
-      const schema = opts.schema ?? loaded.config.schemas[0]!;
-      const cols = loaded.space.indicesOf(schema);
-      const names = cols.map((c) => loaded.space.answers[c]!.answer);
-      const header = ['id', ...names.flatMap((a) => [`${a}_fraction`, `${a}_fraction_std`])];
-      const { mean, std } = await predictFiles(loaded, catalog.rows.map((r) => catalog.imagePath(r)), schema, {
-        samples: int('--samples', opts.samples),
-        batch: int('--batch', opts.batch),
-        onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
-      });
-      const A = cols.length;
-      const rows = catalog.rows.map((r, i) => [r[catalog.idCol]!, ...cols.flatMap((_, j) => [Number(mean[i * A + j]!.toFixed(5)), Number(std[i * A + j]!.toFixed(5))])]);
-      process.stderr.write('\n');
-      fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-      fs.writeFileSync(opts.out, Papa.unparse({ fields: header, data: rows }, { newline: '\n' }) + '\n');
-      console.error(`wrote ${rows.length} galaxies x ${names.length} answers (${schema}) to ${opts.out}`);
     });
-}
-
-/** Predictions of a fine-tuned model (galmorph finetune): probabilities and class, values, or vote fractions. */
-async function predictFinetuned(dir: string, catalog: Catalog, batch: number, out: string): Promise<void> {
-  const model = await FineTunedModel.load(dir);
-  try {
-    const pred = await model.predictFiles(catalog.rows.map((r) => catalog.imagePath(r)), {
-      batchSize: batch,
-      onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
-    });
-    process.stderr.write('\n');
-    const w = pred.columns.length;
-    const header = ['id', ...pred.columns, ...(pred.labels ? ['predicted'] : [])];
-    const rows = catalog.rows.map((r, i) => [
-      r[catalog.idCol]!,
-      ...pred.columns.map((_, j) => Number(pred.values[i * w + j]!.toFixed(5))),
-      ...(pred.labels ? [pred.labels[i]!] : []),
-    ]);
-    fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-    fs.writeFileSync(out, Papa.unparse({ fields: header, data: rows }, { newline: '\n' }) + '\n');
-    console.error(`wrote ${rows.length} galaxies (${model.config.targets.task}, ${pred.columns.join(', ')}) to ${out}`);
-  } finally {
-    model.dispose();
-  }
 }
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
     .description("test metrics of a trained model on the GZ2 galaxies of its test split; writes MODEL_CARD.md and metrics.json into the model folder")
     .option('--model <dir>', 'a model folder from galmorph train', defaultModelDir())
-    .option('--samples <n>', 'Monte Carlo dropout samples', '5')
-    .action(async (opts: { model: string; samples: string }) => {
-      const { evaluation } = await writeModelCard(opts.model, int('--samples', opts.samples));
+    .addOption(validated('--samples <n>', 'Monte Carlo dropout samples', POSITIVE_INTEGER, 5))
+    .action(async (opts: { model: string; samples: number }) => {
+      const { evaluation } = await writeModelCard(opts.model, opts.samples);
       console.log(`GZ2 test galaxies: ${evaluation.galaxies}; mean MAE ${evaluation.mean_mae.toFixed(4)} (training-mean baseline ${evaluation.mean_baseline_mae.toFixed(4)})`);
       console.log(`wrote ${path.join(opts.model, 'MODEL_CARD.md')} and metrics.json`);
     });
@@ -211,26 +190,26 @@ export function evaluateCommand(): Command {
 export function embedCommand(): Command {
   return new Command('embed')
     .description("the galaxy model's representation of every galaxy of a catalogue (Parquet or Arrow: id, vector); a rerun continues an interrupted one")
-    .option('--model <dir>', 'a model folder from galmorph train', defaultModelDir())
+    .option('--model <dir|id>', `a model folder from galmorph train, or an encoder id (${ENCODER_IDS.join(', ')})`, defaultModelDir())
     .requiredOption('--catalog <file>', 'catalogue of galaxies (CSV, Parquet, Arrow)')
     .option('--id-col <col>', 'id column', 'id')
     .option('--image-col <col>', 'image column', 'file')
-    .option('--batch <n>', 'galaxies per forward pass', '64')
-    .option('--part-size <n>', 'galaxies per resumable part', '1024')
+    .addOption(validated('--batch <n>', 'galaxies per forward pass', POSITIVE_INTEGER, 64))
+    .addOption(validated('--part-size <n>', 'galaxies per resumable part', POSITIVE_INTEGER, 1024))
     .requiredOption('--out <file>', 'output: .parquet, or .arrow for Arrow IPC')
-    .option('--pca <n>', 'also fit a PCA of n components and write it beside the output (emb.parquet -> emb.pca.json), reusable with galmorph similar --pca-file')
+    .addOption(validated('--pca <n>', 'also fit a PCA of n components and write it beside the output (emb.parquet -> emb.pca.json), reusable with galmorph similar --pca-file', POSITIVE_INTEGER))
     .option('--pca-scale', 'with --pca: standardise each dimension first')
-    .action(async (opts: { model: string; catalog: string; idCol: string; imageCol: string; batch: string; partSize: string; out: string; pca?: string; pcaScale?: boolean }) => {
-      const components = opts.pca === undefined ? undefined : int('--pca', opts.pca);
+    .action(async (opts: { model: string; catalog: string; idCol: string; imageCol: string; batch: number; partSize: number; out: string; pca?: number; pcaScale?: boolean }) => {
+      const components = opts.pca;
       console.error(`galmorph embed — ${describeBackend(await initBackend())}`);
-      const loaded = await loadGalaxyModel(opts.model);
+      const encoder = await loadEncoder(opts.model);
       const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
-      const e = await embedCatalog(loaded, catalog, opts.out, {
-        batchSize: int('--batch', opts.batch),
-        partSize: int('--part-size', opts.partSize),
+      const e = await embedCatalog(encoder, catalog, opts.out, {
+        batchSize: opts.batch,
+        partSize: opts.partSize,
         onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
         log: (line) => console.error(line),
-      });
+      }).finally(() => encoder.dispose());
       process.stderr.write('\n');
       console.error(`wrote ${e.ids.length} representations of ${e.dim} dimensions to ${opts.out}`);
       if (components !== undefined) {

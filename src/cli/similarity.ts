@@ -2,29 +2,24 @@
 import * as fs from 'node:fs';
 import { Command } from 'commander';
 import Papa from 'papaparse';
-import { Embeddings, readEmbeddings } from '../representations/embed';
+import { Embeddings, readEmbeddings } from '../data/embeddings';
 import { formatExplainedVariance, readPca, RepresentationPca } from '../representations/pca';
-import { APPROXIMATE_FROM, DEFAULT_EF, HnswIndex } from '../similarity/ann';
+import { APPROXIMATE_FROM, DEFAULT_EF, HNSW_DEFAULTS, HnswIndex } from '../similarity/ann';
 import { checkMetric, Neighbour, similar } from '../similarity/search';
+import { oneOf, POSITIVE_INTEGER, validated } from './options';
 
 const INDEX_KINDS = ['auto', 'exact', 'hnsw'] as const;
 type IndexKind = (typeof INDEX_KINDS)[number];
 
-function int(cmd: string, name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`galmorph ${cmd}: ${name} must be a positive integer, got '${value}'`);
-  return n;
-}
-
 interface PcaCliOptions {
-  pca?: string;
+  pca?: number;
   pcaScale?: boolean;
   pcaFile?: string;
 }
 
 function addPcaOptions(cmd: Command): Command {
   return cmd
-    .option('--pca <n>', 'compare on this many PCA components, fitted on these embeddings')
+    .addOption(validated('--pca <n>', 'compare on this many PCA components, fitted on these embeddings', POSITIVE_INTEGER))
     .option('--pca-scale', 'with --pca: standardise each dimension first')
     .option('--pca-file <file>', 'compare on the components of a stored PCA (from galmorph embed --pca), e.g. for new galaxies');
 }
@@ -38,7 +33,7 @@ function pcaFromOptions(cmd: string, opts: PcaCliOptions, e: Embeddings, embeddi
     if (pca.dim !== e.dim) throw new Error(`galmorph ${cmd}: the PCA in ${opts.pcaFile} projects vectors of length ${pca.dim}, but ${embeddingsFile} has vectors of length ${e.dim}`);
     console.error(`PCA from ${opts.pcaFile} (fitted on ${pca.count} galaxies), explained variance: ${formatExplainedVariance(pca)}`);
   } else if (opts.pca !== undefined) {
-    pca = RepresentationPca.fit(e, { components: int(cmd, '--pca', opts.pca), scale: opts.pcaScale ?? false });
+    pca = RepresentationPca.fit(e, { components: opts.pca, scale: opts.pcaScale ?? false });
     console.error(`PCA fitted on ${e.ids.length} galaxies, explained variance: ${formatExplainedVariance(pca)}`);
   }
   return pca;
@@ -47,11 +42,11 @@ function pcaFromOptions(cmd: string, opts: PcaCliOptions, e: Embeddings, embeddi
 interface SimilarCliOptions extends PcaCliOptions {
   embeddings: string;
   query: string;
-  k: string;
+  k: number;
   metric?: string;
-  index: string;
+  index: IndexKind;
   indexFile?: string;
-  ef: string;
+  ef: number;
   out?: string;
 }
 
@@ -61,19 +56,17 @@ export function similarCommand(): Command {
       .description('the galaxies most similar to one galaxy: exact search, or an HNSW index (approximate) for large catalogues')
       .requiredOption('--embeddings <file>', 'from galmorph embed (.parquet or .arrow)')
       .requiredOption('--query <id>', 'id of the query galaxy')
-      .option('--k <n>', 'neighbours to return', '10')
+      .addOption(validated('--k <n>', 'neighbours to return', POSITIVE_INTEGER, 10))
       .option('--metric <name>', 'cosine or euclidean (default cosine, or the index\'s)'),
   )
-    .option('--index <kind>', `exact, hnsw, or auto: exact below ${APPROXIMATE_FROM.toLocaleString('en')} galaxies, hnsw from there`, 'auto')
+    .addOption(validated('--index <kind>', `exact, hnsw, or auto: exact below ${APPROXIMATE_FROM.toLocaleString('en')} galaxies, hnsw from there`, oneOf(INDEX_KINDS), 'auto'))
     .option('--index-file <file>', 'a saved HNSW index of these embeddings (from galmorph index); its metric and PCA are used')
-    .option('--ef <n>', 'HNSW search breadth: higher is slower and closer to exact', String(DEFAULT_EF))
+    .addOption(validated('--ef <n>', 'HNSW search breadth: higher is slower and closer to exact', POSITIVE_INTEGER, DEFAULT_EF))
     .option('--out <file>', 'also write the neighbours as CSV (rank, id, distance)')
     .action((opts: SimilarCliOptions) => {
-      const k = int('similar', '--k', opts.k);
-      const ef = int('similar', '--ef', opts.ef);
-      if (!(INDEX_KINDS as readonly string[]).includes(opts.index)) throw new Error(`galmorph similar: unknown --index '${opts.index}'. Valid choices: ${INDEX_KINDS.join(', ')}`);
+      const { k, ef } = opts;
       const e = readEmbeddings(opts.embeddings);
-      let kind = opts.index as IndexKind;
+      let kind = opts.index;
       if (opts.indexFile !== undefined) {
         if (kind === 'exact') throw new Error('galmorph similar: --index exact and --index-file contradict each other');
         kind = 'hnsw';
@@ -115,8 +108,8 @@ interface IndexCliOptions extends PcaCliOptions {
   embeddings: string;
   out: string;
   metric?: string;
-  m: string;
-  efConstruction: string;
+  m: number;
+  efConstruction: number;
 }
 
 export function indexCommand(): Command {
@@ -127,12 +120,11 @@ export function indexCommand(): Command {
       .requiredOption('--out <file>', 'index file, e.g. emb.hnsw (its description goes to emb.hnsw.json)')
       .option('--metric <name>', 'cosine or euclidean', 'cosine'),
   )
-    .option('--m <n>', 'links per node (hnswlib M)', '16')
-    .option('--ef-construction <n>', 'candidate list while building', '200')
+    .addOption(validated('--m <n>', 'links per node (hnswlib M)', POSITIVE_INTEGER, HNSW_DEFAULTS.m))
+    .addOption(validated('--ef-construction <n>', 'candidate list while building', POSITIVE_INTEGER, HNSW_DEFAULTS.efConstruction))
     .action((opts: IndexCliOptions) => {
       const metric = checkMetric(opts.metric);
-      const m = int('index', '--m', opts.m);
-      const efConstruction = int('index', '--ef-construction', opts.efConstruction);
+      const { m, efConstruction } = opts;
       const e = readEmbeddings(opts.embeddings);
       const pca = pcaFromOptions('index', opts, e, opts.embeddings);
       const t = performance.now();

@@ -90,6 +90,15 @@ export class Catalog {
   /** The first n rows (or those with the given ids) as a smaller catalogue. */
   subset(selector: number | string[]): Catalog {
     const rows = typeof selector === 'number' ? this.rows.slice(0, selector) : selector.map((id) => this.byId(id));
+    return this.withRows(rows);
+  }
+
+  /** Rows from positions `start` to `end` (exclusive), as a smaller catalogue. */
+  slice(start: number, end?: number): Catalog {
+    return this.withRows(this.rows.slice(start, end));
+  }
+
+  private withRows(rows: CatalogRow[]): Catalog {
     return new Catalog(this.file, this.columns, rows, this.idCol, this.imageCol);
   }
 }

@@ -43,6 +43,9 @@ function get(url: string, headers: Record<string, string>, redirects = 5): Promi
   });
 }
 
+/** Bytes received but not yet on disk before reading pauses. */
+const WRITE_AHEAD_BYTES = 64 * 1024 * 1024;
+
 /**
  * Downloads `url` to `dest`, resuming a previous partial download (`dest.part`) with a Range request.
  * Verifies size and sha256 when they are given; on a mismatch the download is deleted and refused.
@@ -69,15 +72,23 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     // 200 means the server ignored the Range: start again from byte 0.
     const out = fs.createWriteStream(part, { flags: resumedFrom > 0 ? 'a' : 'w' });
     await new Promise<void>((resolve, reject) => {
+      // Every chunk that arrives is handed to the file at once (no pipe): a pipe pauses the response
+      // when the disk lags, and what it holds back is lost when the connection then drops, so the
+      // next attempt would resume from fewer bytes than arrived. Reading pauses only when far ahead.
       res.on('data', (chunk: Buffer) => {
+        out.write(chunk);
         done += chunk.length;
         options.onProgress?.(done, total);
+        if (out.writableLength > WRITE_AHEAD_BYTES) {
+          res.pause();
+          out.once('drain', () => res.resume());
+        }
       });
+      res.on('end', () => out.end());
       res.on('aborted', () => reject(new Error('connection closed early')));
       res.on('error', reject);
       out.on('error', reject);
       out.on('finish', resolve);
-      res.pipe(out);
     }).catch(async (err: Error) => {
       // Flush what arrived so the next attempt resumes after it.
       await new Promise<void>((resolve) => out.end(resolve));

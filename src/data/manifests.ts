@@ -1,6 +1,6 @@
 /**
  * Dataset and model manifests (`data-manifests/*.json`, validated against
- * `src/schemas/manifest.schema.json` at load): every file with its size and sha256, where it is found
+ * `src/data/manifest.schema.json` at load): every file with its size and sha256, where it is found
  * and where it comes from upstream.
  *
  * A file resolves from the first data root that has `<folder>/<path>`: `GALMORPH_DATA` entries, the
@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
-import manifestSchema from '../schemas/manifest.schema.json';
+import manifestSchema from './manifest.schema.json';
 import { dataRoots, DataRoot, projectRoot, userCacheDir } from '../paths';
 import { readCatalog, Catalog, CatalogOptions } from './catalog';
 import { downloadFile } from './download';
@@ -64,7 +64,7 @@ export function pinnedManifestPath(id: string): string {
 export function parseManifest(json: unknown, source: string): Manifest {
   if (!validate(json)) {
     const problems = (validate.errors ?? []).map((e) => `  ${e.instancePath || '(top level)'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? `: '${String(e.params.additionalProperty)}'` : ''}`);
-    throw new Error(`galmorph: manifest ${source} does not match src/schemas/manifest.schema.json:\n${problems.join('\n')}`);
+    throw new Error(`galmorph: manifest ${source} does not match src/data/manifest.schema.json:\n${problems.join('\n')}`);
   }
   const m = { ...(json as Omit<Manifest, 'source'>), source };
   const seen = new Set<string>();

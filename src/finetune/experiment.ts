@@ -11,14 +11,16 @@
  */
 import * as fs from 'node:fs';
 import { Catalog } from '../data/catalog';
-import type { Embeddings } from '../representations/embed';
 import { seededRng, shuffle } from '../data/augment';
+import { Embeddings, selectRows } from '../data/embeddings';
+import { Encoder, embeddingCachePath, loadEncoder } from '../encoders/registry';
+import { predictionColumn } from '../models/finetuned-model';
+import { cachedEmbeddings } from '../representations/cache';
 import { TableRow } from '../report/tables';
-import { cachedFeatures, featureCacheFile, selectRows } from './features';
 import { binaryTargets, selectTargets } from './labels';
-import { binaryAccuracy, meanStd, rocAuc } from './metrics';
+import { binaryAccuracy, rocAuc } from './metrics';
+import { summarise } from '../report/summary';
 import { finetune, FinetuneOptions } from './train';
-import { loadStart, StartPoint } from './starts';
 
 export type Depth = 'head' | 'all' | `top-${number}`;
 
@@ -141,21 +143,21 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
     return [...new Set(counts)].flatMap((n) => Array.from({ length: repeats }, (_, repeat) => ({ run, n, repeat })));
   });
   const records: RunRecord[] = [];
-  const startCache = new Map<string, StartPoint>();
+  const startCache = new Map<string, Encoder>();
   const featureMemo = new Map<string, Embeddings>();
-  const featuresOf = async (start: StartPoint): Promise<Embeddings> => {
-    const file = featureCacheFile(options.cacheDir, options.dataset, start);
+  const featuresOf = async (start: Encoder): Promise<Embeddings> => {
+    const file = embeddingCachePath(options.dataset, start, options.cacheDir);
     if (!featureMemo.has(file)) {
       featureMemo.set(
         file,
-        await cachedFeatures(start, catalog, file, { onProgress: (d, t) => (d === t ? log(`${start.id}: features of ${t} galaxies ready`) : undefined) }),
+        await cachedEmbeddings(start, catalog, file, { onProgress: (d, t) => (d === t ? log(`${start.id}: features of ${t} galaxies ready`) : undefined) }),
       );
     }
     return featureMemo.get(file)!;
   };
-  const getStart = async (id: string, seed = 0): Promise<StartPoint> => {
+  const getStart = async (id: string, seed = 0): Promise<Encoder> => {
     const key = `${id}#${seed}`;
-    if (!startCache.has(key)) startCache.set(key, await loadStart(id, { seed }));
+    if (!startCache.has(key)) startCache.set(key, await loadEncoder(id, { seed }));
     return startCache.get(key)!;
   };
   try {
@@ -173,18 +175,16 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
       if (blocks === 0) {
         const features = await featuresOf(start);
         const model = await finetune(start, selectTargets(targets, train), { features: selectRows(features, train) }, ftOptions);
-        const pred = await model.predictFeatures(selectRows(features, split.test));
-        scores = Float32Array.from({ length: split.test.length }, (_, i) => pred.values[i * 2 + 1]!);
+        scores = predictionColumn(await model.predictFeatures(selectRows(features, split.test)), `p_${positive}`);
         epochs = model.config.training.epochsRun;
         model.dispose();
       } else {
         // Frozen features, when already computed, only set the head's standardisation.
-        const cacheFile = featureCacheFile(options.cacheDir, options.dataset, start);
+        const cacheFile = embeddingCachePath(options.dataset, start, options.cacheDir);
         const cached = blocks !== 'all' && (featureMemo.has(cacheFile) || fs.existsSync(cacheFile)) ? await featuresOf(start) : undefined;
         const input = { files: train.map((i) => files[i]!), ...(cached ? { features: selectRows(cached, train) } : {}) };
         const model = await finetune(start, selectTargets(targets, train), input, ftOptions);
-        const pred = await model.predictFiles(split.test.map((i) => files[i]!));
-        scores = Float32Array.from({ length: split.test.length }, (_, i) => pred.values[i * 2 + 1]!);
+        scores = predictionColumn(await model.predictFiles(split.test.map((i) => files[i]!)), `p_${positive}`);
         epochs = model.config.training.epochsRun;
         model.dispose();
       }
@@ -223,7 +223,7 @@ export function summariseCurve(records: RunRecord[], countName = 'n_rings'): Tab
   const rows: TableRow[] = [];
   for (const rs of groups.values()) {
     for (const metric of ['accuracy', 'auc'] as const) {
-      const s = meanStd(rs.map((r) => r[metric]));
+      const s = summarise(rs.map((r) => r[metric]));
       rows.push({ start: rs[0]!.start, depth: rs[0]!.depth, [countName]: rs[0]!.n, metric, mean: s.mean, std: s.std, repeats: rs.length });
     }
   }
@@ -252,8 +252,8 @@ export function curveProgress(log: (line: string) => void): (r: RunRecord, done:
   let group: RunRecord[] = [];
   const flush = (done: number, total: number) => {
     if (group.length === 0) return;
-    const acc = meanStd(group.map((g) => g.accuracy));
-    const auc = meanStd(group.map((g) => g.auc));
+    const acc = summarise(group.map((g) => g.accuracy));
+    const auc = summarise(group.map((g) => g.auc));
     const secs = group.reduce((a, g) => a + g.seconds, 0);
     const g = group[0]!;
     log(`${g.start} ${g.depth} n=${g.n}: accuracy ${acc.mean.toFixed(3)} ± ${acc.std.toFixed(3)}, AUC ${auc.mean.toFixed(3)} (${group.length} runs, ${secs.toFixed(0)} s) [${done}/${total}]`);

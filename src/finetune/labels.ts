@@ -8,25 +8,11 @@
  */
 import { Catalog } from '../data/catalog';
 import { AnswerSpace } from '../models/galaxy-model';
-import type { VoteDataset } from '../training/vote-data';
+import { FINETUNE_TASKS, FinetuneTask, TargetInfo } from '../models/finetuned-model';
+import type { VoteDataset } from '../schemas/vote-datasets';
 
-export type FinetuneTask = 'classification' | 'regression' | 'tree';
-export const FINETUNE_TASKS: FinetuneTask[] = ['classification', 'regression', 'tree'];
-
-/** What the targets mean (saved with a fine-tuned model). */
-export interface TargetInfo {
-  task: FinetuneTask;
-  /** The catalogue column read (classification, regression). */
-  column?: string;
-  /** Class names in output order; with two, the output is the probability of classes[1]. */
-  classes?: string[];
-  /** Regression: the targets' mean and standard deviation (outputs are standardised). */
-  mean?: number;
-  std?: number;
-  /** Tree: schema name and its answers in output order. */
-  schema?: string;
-  answers?: string[];
-}
+export { FINETUNE_TASKS } from '../models/finetuned-model';
+export type { FinetuneTask, TargetInfo } from '../models/finetuned-model';
 
 export interface Targets {
   info: TargetInfo;

@@ -77,15 +77,6 @@ export function regressionScores(targets: ArrayLike<number>, predictions: ArrayL
   return { mae: abs / n, rmse: Math.sqrt(sq / n), r2: tot > 0 ? 1 - sq / tot : NaN };
 }
 
-/** Mean and sample standard deviation (n − 1; 0 for a single value) of the finite values. */
-export function meanStd(values: number[]): { mean: number; std: number; n: number } {
-  const v = values.filter((x) => Number.isFinite(x));
-  if (v.length === 0) return { mean: NaN, std: NaN, n: 0 };
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
-  return { mean, std, n: v.length };
-}
-
 function checkLengths(a: ArrayLike<number>, b: ArrayLike<number>): void {
   if (a.length !== b.length) throw new Error(`galmorph: ${a.length} labels but ${b.length} predictions`);
 }

@@ -5,20 +5,23 @@
  */
 import * as path from 'node:path';
 import { Catalog } from '../data/catalog';
-import { AnswerSpace } from '../models/galaxy-model';
 import { seededRng, shuffle } from '../data/augment';
-import type { VoteDataset } from '../training/vote-data';
-import { cachedFeatures, encodeCatalog, selectRows } from './features';
+import { selectRows } from '../data/embeddings';
+import { encode } from '../encoders/encode';
+import { loadEncoder, LoadEncoderOptions } from '../encoders/registry';
+import { AnswerSpace } from '../models/galaxy-model';
+import { predictionColumn } from '../models/finetuned-model';
+import { cachedEmbeddings } from '../representations/cache';
+import type { VoteDataset } from '../schemas/vote-datasets';
 import { classificationTargets, FINETUNE_TASKS, FinetuneTask, regressionTargets, selectTargets, Targets, treeTargets } from './labels';
 import { binaryAccuracy, multiclassAccuracy, regressionScores, rocAuc } from './metrics';
-import { FineTunedModel, FinetunePrediction } from './model';
-import { loadStart, StartOptions } from './starts';
+import { FineTunedModel, FinetunePrediction } from '../models/finetuned-model';
 import { finetune, FinetuneOptions } from './train';
 
 export interface FinetuneCatalogOptions extends FinetuneOptions {
-  /** Starting point id (see START_IDS) or a galmorph model folder. Default 'galmorph'. */
+  /** Encoder to start from: a registry id (see ENCODER_IDS) or a galmorph model folder. Default 'galmorph'. */
   start?: string;
-  startOptions?: StartOptions;
+  startOptions?: LoadEncoderOptions;
   catalog: Catalog;
   task?: FinetuneTask;
   /** Label column (classification, regression). */
@@ -75,7 +78,7 @@ export function scorePredictions(t: Targets, p: FinetunePrediction): Record<stri
     const k = t.info.classes!.length;
     if (k === 2) {
       const labels = Array.from(t.classIndex!);
-      const scores = Array.from({ length: n }, (_, i) => p.values[i * 2 + 1]!);
+      const scores = predictionColumn(p, `p_${t.info.classes![1]!}`);
       return { accuracy: binaryAccuracy(labels, scores), auc: rocAuc(labels, scores), examples: n };
     }
     return { accuracy: multiclassAccuracy(t.classIndex!, p.values, k), examples: n };
@@ -109,7 +112,7 @@ function answerGroups(t: Targets): number[][] {
 /** Fine-tunes on a catalogue; measures on a held-out part when asked; saves when `out` is given. */
 export async function finetuneCatalog(o: FinetuneCatalogOptions): Promise<FinetuneCatalogResult> {
   const targets = targetsFor(o);
-  const start = await loadStart(o.start ?? 'galmorph', o.startOptions);
+  const start = await loadEncoder(o.start ?? 'galmorph', o.startOptions);
   let handedOver = false;
   try {
     const { train, test } = holdout(targets, o.testFraction ?? 0, o.seed ?? 0);
@@ -117,8 +120,8 @@ export async function finetuneCatalog(o: FinetuneCatalogOptions): Promise<Finetu
     const frozen = (o.unfreezeBlocks ?? 0) === 0;
     const features = frozen
       ? o.featureCache
-        ? await cachedFeatures(start, o.catalog, path.resolve(o.featureCache), { onProgress: o.onFeatures })
-        : await encodeCatalog(start, o.catalog, { onProgress: o.onFeatures })
+        ? await cachedEmbeddings(start, o.catalog, path.resolve(o.featureCache), { onProgress: o.onFeatures })
+        : await encode(start, o.catalog, { onProgress: o.onFeatures })
       : undefined;
     const model = await finetune(
       start,

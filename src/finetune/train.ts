@@ -11,18 +11,40 @@
  * examples of every class), the training loss otherwise, and keeps the best epoch's weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ImageLoader } from '../data/images';
 import { Rng, seededRng, shuffle } from '../data/augment';
+import { loaderFor, prepareBatch } from '../data/preprocess';
+import { encode } from '../encoders/encode';
+import type { Encoder } from '../encoders/registry';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, toConcentrations } from '../models/galaxy-model';
 import { VERSION } from '../version';
 import { recalibrateBatchNorm } from './batch-norm-stats';
 import { unfreezeTop } from './blocks';
-import { encodeFiles } from './features';
-import { buildHead, HeadKind, HeadSpec, headKernels } from './head';
+import { buildHead, HeadKind, HeadSpec, headKernels } from '../models/head';
 import { balanceWeights, outputSpec, TargetInfo, Targets } from './labels';
-import { FinetuneConfig, FineTunedModel } from './model';
-import { decodeSizeFor, prepareBatch, StartPoint } from './starts';
+import { FinetuneConfig, FineTunedModel } from '../models/finetuned-model';
+
+/** The defaults of every fine-tuning option (the CLI shows these). */
+export const FINETUNE_DEFAULTS = {
+  head: 'mlp' as HeadKind,
+  hidden: 64,
+  dropout: 0.5,
+  unfreezeBlocks: 0,
+  learningRate: 1e-3,
+  /** Vote trees: their Dirichlet loss moves slowly. */
+  treeLearningRate: 1e-2,
+  l2: 1e-3,
+  epochsFrozen: 100,
+  epochsUnfrozen: 30,
+  batchSize: 32,
+  patienceFrozen: 10,
+  patienceUnfrozen: 5,
+  validationFraction: 0.2,
+  minValidation: 3,
+  balance: true,
+  augment: true,
+  seed: 0,
+} as const;
 
 export interface FinetuneOptions {
   /** 'linear' or the paper's 'mlp'. Default 'mlp'. */
@@ -123,22 +145,23 @@ async function cloneModel(m: tf.LayersModel): Promise<tf.LayersModel> {
 }
 
 /** Fine-tunes a new head (and optionally the top of the encoder) on labelled galaxies. */
-export async function finetune(start: StartPoint, targets: Targets, input: FinetuneInput, options: FinetuneOptions = {}): Promise<FineTunedModel> {
+export async function finetune(start: Encoder, targets: Targets, input: FinetuneInput, options: FinetuneOptions = {}): Promise<FineTunedModel> {
   const started = Date.now();
-  const unfreeze = options.unfreezeBlocks ?? 0;
+  const D = FINETUNE_DEFAULTS;
+  const unfreeze = options.unfreezeBlocks ?? D.unfreezeBlocks;
   const deep = unfreeze !== 0;
-  const lr = options.learningRate ?? (targets.info.task === 'tree' ? 1e-2 : 1e-3);
+  const lr = options.learningRate ?? (targets.info.task === 'tree' ? D.treeLearningRate : D.learningRate);
   const o = {
-    head: options.head ?? 'mlp',
+    head: options.head ?? D.head,
     lr,
     encLr: options.encoderLearningRate ?? (start.pretraining === 'none' ? lr : lr / 10),
-    l2: options.l2 ?? 1e-3,
-    epochs: options.epochs ?? (deep ? 30 : 100),
-    batchSize: options.batchSize ?? 32,
-    patience: options.patience ?? (deep ? 5 : 10),
-    balance: options.balance ?? true,
-    augment: options.augment ?? true,
-    seed: options.seed ?? 0,
+    l2: options.l2 ?? D.l2,
+    epochs: options.epochs ?? (deep ? D.epochsUnfrozen : D.epochsFrozen),
+    batchSize: options.batchSize ?? D.batchSize,
+    patience: options.patience ?? (deep ? D.patienceUnfrozen : D.patienceFrozen),
+    balance: options.balance ?? D.balance,
+    augment: options.augment ?? D.augment,
+    seed: options.seed ?? D.seed,
   };
   const n = targets.ids.length;
   if (n === 0) throw new Error('galmorph: no training examples');
@@ -148,16 +171,16 @@ export async function finetune(start: StartPoint, targets: Targets, input: Finet
   const rng = seededRng(o.seed * 7919 + 17);
 
   // The encoder that trains is a copy; a frozen one is the starting point's own.
-  const encoder = deep ? await cloneModel(start.encoder) : start.encoder;
+  const encoder = deep ? await cloneModel(start.model) : start.model;
   const unfrozen = deep ? unfreezeTop(encoder, unfreeze) : [];
   const dim = (encoder.outputs[0]!.shape as number[])[1]!;
   // Training every layer changes the features entirely: no standardisation from the initial ones.
   const trainsAll = unfreeze === 'all';
-  const features = trainsAll ? undefined : (input.features ?? (await encodeFiles(start.encoder, start.preprocess, input.files!)));
+  const features = trainsAll ? undefined : (input.features ?? (await encode(start, input.files!)).vectors);
   if (features && features.length !== n * dim) throw new Error(`galmorph: features of length ${features.length} are not ${n} rows of ${dim} (the encoder's output)`);
 
-  const { train, val } = validationSplit(targets, options.validationFraction ?? 0.2, options.minValidation ?? 3, rng);
-  const spec: HeadSpec = { kind: o.head, ...outputSpec(targets.info), hidden: options.hidden ?? 64, dropout: options.dropout ?? 0.5, seed: o.seed };
+  const { train, val } = validationSplit(targets, options.validationFraction ?? D.validationFraction, options.minValidation ?? D.minValidation, rng);
+  const spec: HeadSpec = { kind: o.head, ...outputSpec(targets.info), hidden: options.hidden ?? D.hidden, dropout: options.dropout ?? D.dropout, seed: o.seed };
   const { model: head, standardize } = buildHead(dim, spec);
   if (features) {
     const trainFeatures = new Float32Array(train.length * dim);
@@ -170,7 +193,7 @@ export async function finetune(start: StartPoint, targets: Targets, input: Finet
   const q = targets.info.task === 'tree' ? AnswerSpace.fromNames([targets.info.schema!]).questionMatrix() : undefined;
   const featureTensor = deep ? undefined : tf.tensor2d(features!, [n, dim]);
   const p = start.preprocess;
-  const loader = deep ? new ImageLoader({ size: decodeSizeFor(p), greyscale: p.kind === 'galmorph' && p.channels === 1 }) : undefined;
+  const loader = deep ? loaderFor(p) : undefined;
   const files = input.files ?? [];
   if (loader) await loader.load(files);
 

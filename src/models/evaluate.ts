@@ -3,10 +3,7 @@
  * absolute error beside a baseline that always predicts the training-set mean, and accuracy on the
  * galaxies where volunteers were confident (the winning answer's fraction above a threshold).
  */
-import { ImageLoader } from '../data/images';
-import { AnswerSpace, predictFractions } from './galaxy-model';
-import { decodeSize, inputBatch } from '../training/train-galaxy';
-import type { LoadedGalaxyModel } from './galaxy-model';
+import { AnswerSpace } from './galaxy-model';
 
 export interface AnswerMetric {
   answer: string;
@@ -119,44 +116,6 @@ export function meanFractions(truth: Float64Array, answers: number): Float64Arra
       }
     }
     out[j] = c ? s / c : NaN;
-  }
-  return out;
-}
-
-export interface FilePredictionOptions {
-  /** Monte Carlo dropout samples. Default 5. */
-  samples?: number;
-  /** Images per forward pass. Default 32. */
-  batch?: number;
-  onProgress?: (done: number, total: number) => void;
-}
-
-/**
- * Predicted fractions of one schema's answers for image files: the mean over Monte Carlo dropout
- * samples and its standard deviation, each [files, answers] row-major.
- */
-export async function predictFiles(
-  loaded: LoadedGalaxyModel,
-  files: string[],
-  schema: string,
-  options: FilePredictionOptions = {},
-): Promise<{ mean: Float32Array; std: Float32Array }> {
-  const batch = options.batch ?? 32;
-  const cols = loaded.space.indicesOf(schema);
-  const loader = new ImageLoader({ size: decodeSize(loaded.config.size), greyscale: loaded.config.channels === 1 });
-  const out = { mean: new Float32Array(files.length * cols.length), std: new Float32Array(files.length * cols.length) };
-  for (let s = 0; s < files.length; s += batch) {
-    const pixels = await Promise.all(files.slice(s, s + batch).map((f) => loader.get(f)));
-    const x = inputBatch(pixels, loaded.config.size);
-    const { mean, std } = await predictFractions(loaded.model, loaded.space, x, options.samples ?? 5);
-    x.dispose();
-    for (let i = 0; i < pixels.length; i++) {
-      cols.forEach((c, j) => {
-        out.mean[(s + i) * cols.length + j] = mean[i * loaded.space.size + c]!;
-        out.std[(s + i) * cols.length + j] = std[i * loaded.space.size + c]!;
-      });
-    }
-    options.onProgress?.(s + pixels.length, files.length);
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { DecisionTree } from '../schemas/decision-tree';
 import { schemaByName } from '../schemas/galaxy-zoo';
-import { buildEncoder, encoderSpec, DEFAULT_ENCODER } from './encoders';
+import { buildEncoder, encoderSpec, DEFAULT_ENCODER } from './architectures';
 import { expectedFractions, questionMatrix } from './dirichlet';
 import { MonteCarloDropout } from './layers/mc-dropout';
 

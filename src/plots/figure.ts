@@ -21,7 +21,8 @@ export interface AxisLabels {
   y?: string;
 }
 
-function baseLayout(labels: AxisLabels): Record<string, unknown> {
+/** The layout every galmorph figure starts from: title, axis titles, font, margins, white background. */
+export function baseLayout(labels: AxisLabels): Record<string, unknown> {
   return {
     title: labels.title ? { text: labels.title } : undefined,
     xaxis: { title: { text: labels.x ?? '' } },

@@ -57,3 +57,45 @@ export function writeTable(rows: TableRow[], dir: string, name: string): string[
   }
   return written;
 }
+
+export interface PivotOptions<T> {
+  /** Columns that identify an output row, kept in this order. */
+  row: (keyof T & string)[];
+  /** The output column each input row's value goes to: a column of it, or a function of it. */
+  column: (keyof T & string) | ((row: T) => string);
+  /** The cell: a column of the input row, or a function of it (e.g. `formatMeanStd`). */
+  value: (keyof T & string) | ((row: T) => Cell);
+  /** Output columns, in order (and only these). Default: every column, first-seen. */
+  columns?: string[];
+  /** Output rows by their key values, in order (and only these). Default: every key, first-seen. */
+  rows?: TableRow[];
+  /** A cell with no input row. Default ''. */
+  missing?: Cell;
+}
+
+/**
+ * Long rows to a wide table: one output row per distinct `row` key, one column per `column`
+ * value. Two input rows for one cell are an error (filter first).
+ */
+export function pivot<T extends object>(rows: readonly T[], o: PivotOptions<T>): TableRow[] {
+  const read = <K extends keyof T & string>(r: T, c: K | ((row: T) => Cell)): Cell => (typeof c === 'function' ? c(r) : (r[c] as Cell));
+  const keyOf = (r: object) => JSON.stringify(o.row.map((c) => (r as Record<string, Cell>)[c] ?? null));
+  const cells = new Map<string, Map<string, Cell>>();
+  const keys = new Map<string, TableRow>();
+  const seenColumns: string[] = [];
+  for (const r of rows) {
+    const key = keyOf(r);
+    const column = String(read(r, o.column));
+    if (!keys.has(key)) keys.set(key, Object.fromEntries(o.row.map((c) => [c, r[c] as Cell])));
+    if (!cells.has(key)) cells.set(key, new Map());
+    if (cells.get(key)!.has(column)) throw new Error(`galmorph: pivot has two rows for ${key}, column '${column}'; filter the rows first`);
+    cells.get(key)!.set(column, read(r, o.value));
+    if (!seenColumns.includes(column)) seenColumns.push(column);
+  }
+  const columns = o.columns ?? seenColumns;
+  const wanted = o.rows ? o.rows.map((r) => ({ key: keyOf(r), row: Object.fromEntries(o.row.map((c) => [c, r[c]])) as TableRow })) : [...keys].map(([key, row]) => ({ key, row }));
+  return wanted.map(({ key, row }) => {
+    const found = cells.get(key);
+    return { ...row, ...Object.fromEntries(columns.map((c) => [c, found?.has(c) ? found.get(c) : o.missing ?? ''])) };
+  });
+}

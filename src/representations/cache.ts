@@ -1,38 +1,49 @@
 /**
- * Representations of the project's datasets, computed once and cached under out/embeddings, so
- * the notebooks that share them (similarity, anomaly, rings) embed each dataset only once.
+ * Representations computed once and cached as Parquet: a dataset's features under out/embeddings
+ * (so the notebooks that share them, similarity, anomaly and rings, encode each dataset once), or
+ * any catalogue's under a file the caller names. A cache is used only when it holds exactly the
+ * catalogue's galaxies, in order.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { Catalog } from '../data/catalog';
+import { BatchOptions } from '../data/batches';
+import { Embeddings, readEmbeddings, writeEmbeddings } from '../data/embeddings';
 import { openDatasetCatalog } from '../data/manifests';
-import { LoadedGalaxyModel } from '../models/galaxy-model';
-import { outDir } from '../paths';
-import { Embeddings, embedCatalog, readEmbeddings, writeEmbeddings } from './embed';
-import { imagenetEmbeddings } from './imagenet';
+import { encode } from '../encoders/encode';
+import { Encoder, embeddingCachePath, loadEncoder, LoadEncoderOptions } from '../encoders/registry';
 
-export const FEATURE_KINDS = ['galmorph', 'imagenet'] as const;
-export type FeatureKind = (typeof FEATURE_KINDS)[number];
+/** The embeddings in `file` when it holds exactly the catalogue's galaxies, in order. */
+export function readMatchingCache(file: string, catalog: Catalog): Embeddings | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const e = readEmbeddings(file);
+  const ids = catalog.ids();
+  return e.ids.length === ids.length && e.ids.every((id, i) => id === ids[i]) ? e : undefined;
+}
 
-/** The cache file of one dataset's features (`name`: a FeatureKind, or another encoder's name). */
-export function embeddingCachePath(datasetId: string, name: FeatureKind | string, dir = path.join(outDir(), 'embeddings')): string {
-  return path.join(dir, `${datasetId}-${name}.parquet`);
+/** Features from `file` when it holds exactly the catalogue's galaxies, otherwise encoded and written there. */
+export async function cachedEmbeddings(encoder: Encoder, catalog: Catalog, file: string, options: BatchOptions = {}): Promise<Embeddings> {
+  const cached = readMatchingCache(file, catalog);
+  if (cached) return cached;
+  const e = await encode(encoder, catalog, options);
+  writeEmbeddings(file, e);
+  return e;
 }
 
 /**
- * galmorph (needs `loaded`, the galaxy model) or ImageNet MobileNetV2 features of a dataset, read
- * from the cache when present.
+ * An encoder's features of a dataset (by id, see `galmorph data list`), from out/embeddings when
+ * cached. `encoder` is a loaded encoder or a registry id (loaded only when the cache is missing).
  */
-export async function datasetEmbeddings(datasetId: string, kind: FeatureKind, loaded?: LoadedGalaxyModel): Promise<Embeddings> {
-  if (!FEATURE_KINDS.includes(kind)) throw new Error(`galmorph: unknown feature kind '${String(kind)}'. Valid choices: ${FEATURE_KINDS.join(', ')}`);
-  const file = embeddingCachePath(datasetId, kind);
-  if (fs.existsSync(file)) return readEmbeddings(file);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+export async function datasetEmbeddings(datasetId: string, encoder: Encoder | string = 'galmorph', options: BatchOptions & LoadEncoderOptions = {}): Promise<Embeddings> {
+  const info = typeof encoder === 'string' ? { id: encoder, modelDir: options.modelDir, seed: options.seed } : encoder;
+  const file = embeddingCachePath(datasetId, info);
   const catalog = openDatasetCatalog(datasetId);
-  if (kind === 'galmorph') {
-    if (!loaded) throw new Error(`galmorph: embedding ${datasetId} needs the galaxy model (pass loadGalaxyModel()'s result)`);
-    return embedCatalog(loaded, catalog, file);
+  if (typeof encoder !== 'string') return cachedEmbeddings(encoder, catalog, file, options);
+  const cached = readMatchingCache(file, catalog);
+  if (cached) return cached;
+  const loaded = await loadEncoder(encoder, options);
+  try {
+    return await cachedEmbeddings(loaded, catalog, file, options);
+  } finally {
+    loaded.dispose();
   }
-  const e = await imagenetEmbeddings(catalog);
-  writeEmbeddings(file, e);
-  return e;
 }

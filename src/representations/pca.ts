@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EVD, Matrix } from 'ml-matrix';
 import { StreamingCovariance } from './covariance';
-import type { Embeddings } from './embed';
+import type { Embeddings } from '../data/embeddings';
 
 export interface PcaOptions {
   /** Components to keep. Default 10. */

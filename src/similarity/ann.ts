@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HierarchicalNSW } from 'hnswlib-node';
-import type { Embeddings } from '../representations/embed';
+import type { Embeddings } from '../data/embeddings';
 import { PcaJson, RepresentationPca } from '../representations/pca';
 import { checkMetric, Hit, Metric, Neighbour, rowOf } from './search';
 
@@ -40,6 +40,8 @@ export interface HnswQueryOptions {
 
 /** Default search breadth: recall@10 ≥ 0.999 on the real and clustered 100k sets of bench/results/ann.json, 0.94 on its structureless worst case. */
 export const DEFAULT_EF = 100;
+/** Defaults of building an index: links per node (hnswlib M) and the candidate list while building. */
+export const HNSW_DEFAULTS = { m: 16, efConstruction: 200 } as const;
 
 interface IndexMeta {
   format: 'galmorph-hnsw';
@@ -113,8 +115,8 @@ export class HnswIndex {
   /** Builds the graph over every galaxy (row i gets label i). */
   static build(e: Embeddings, options: HnswOptions = {}): HnswIndex {
     const metric = checkMetric(options.metric);
-    const m = positive('m', options.m ?? 16);
-    const efConstruction = positive('efConstruction', options.efConstruction ?? 200);
+    const m = positive('m', options.m ?? HNSW_DEFAULTS.m);
+    const efConstruction = positive('efConstruction', options.efConstruction ?? HNSW_DEFAULTS.efConstruction);
     const seed = options.seed ?? 100;
     if (e.ids.length === 0) throw new Error('galmorph: cannot index an empty set of embeddings');
     const space = options.pca ? options.pca.project(e) : e;

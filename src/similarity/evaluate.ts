@@ -5,7 +5,7 @@
  * tag's queries.
  */
 import { seededRng, shuffle } from '../data/augment';
-import type { Embeddings } from '../representations/embed';
+import type { Embeddings } from '../data/embeddings';
 import { Metric, similar } from './search';
 import { RepresentationPca } from '../representations/pca';
 

@@ -3,7 +3,7 @@
  * Exact search over all galaxies (cosine or euclidean), optionally after PCA, as the paper does.
  * (Approximate search for very large catalogues: ./ann.ts.)
  */
-import type { Embeddings } from '../representations/embed';
+import type { Embeddings } from '../data/embeddings';
 import { RepresentationPca } from '../representations/pca';
 
 export type Metric = 'cosine' | 'euclidean';

@@ -10,22 +10,23 @@
  *   checkpoint/       last finished epoch: model, optimizer.json, state.json
  *   model/            best epoch by validation loss (what predict and embed load)
  *   train-log.jsonl   one JSON line per epoch
- *   loss.png, .svg    the loss curves (where Chromium is available)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ImageLoader, Pixels } from '../data/images';
 import { Rng, seededRng, shuffle } from '../data/augment';
-import { augmentBatch, centreBatch } from './augment-batch';
+import { decodeSize, inputBatch } from '../data/preprocess';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
 import { fileSystem, loadOptimizer, saveOptimizer } from '../models/io';
 import { trainStep } from './step';
 import { describeBackend, initBackend } from '../backend/select';
-import { closeSharedRenderer, exportFigure, findChromium } from '../plots/export';
-import { overlay, scatter } from '../plots/figure';
-import { assemble, splitIndices, TrainingSet, VoteDataset } from './vote-data';
+import type { VoteDataset } from '../schemas/vote-datasets';
+import { assemble, splitIndices, TrainingSet } from './vote-data';
+
+/** The defaults of the training options (the CLI shows these). */
+export const TRAIN_DEFAULTS = { epochs: 15, batchSize: 32, learningRate: 1e-3, patience: 3, seed: 0 } as const;
 
 export interface TrainOptions {
   datasets: VoteDataset[];
@@ -68,32 +69,6 @@ interface TrainState {
   badEpochs: number;
 }
 
-/** Decoded size before cropping: the random resized crop keeps 70-80% of the area. */
-export function decodeSize(size: number): number {
-  return Math.round(size / Math.sqrt(0.75));
-}
-
-/** Decoded pixels (0-255, all the same size) as one float tensor [n, h, w, channels]. */
-export function pixelsTensor(images: Pixels[]): tf.Tensor4D {
-  const { width, height, channels } = images[0]!;
-  const data = new Float32Array(images.length * width * height * channels);
-  images.forEach((p, i) => {
-    if (p.width !== width || p.height !== height || p.channels !== channels) {
-      throw new Error(`galmorph: image ${i} is ${p.width}x${p.height}x${p.channels}, the batch's first is ${width}x${height}x${channels}`);
-    }
-    data.set(p.data, i * width * height * channels);
-  });
-  return tf.tensor4d(data, [images.length, height, width, channels]);
-}
-
-/** Model input in [0, 1]: Zoobot's random augmentations, or the central view. */
-export function inputBatch(images: Pixels[], size: number, rng?: Rng): tf.Tensor4D {
-  const raw = pixelsTensor(images);
-  const out = tf.tidy(() => tf.div(rng ? augmentBatch(raw, size, rng) : centreBatch(raw, size), 255) as tf.Tensor4D);
-  raw.dispose();
-  return out;
-}
-
 function meanLoss(counts: tf.Tensor2D, out: tf.Tensor, q: tf.Tensor2D): tf.Scalar {
   return tf.mean(dirichletMultinomialNLL(counts, toConcentrations(out), q)) as tf.Scalar;
 }
@@ -117,11 +92,11 @@ function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace,
     answers: space.answers,
     datasets: options.datasets.map((d) => ({ id: d.id, galaxies: d.catalog.length, schema: d.schema, votes: d.method })),
     training: {
-      epochs: options.epochs ?? 15,
-      batchSize: options.batchSize ?? 32,
-      learningRate: options.learningRate ?? 1e-3,
-      patience: options.patience ?? 3,
-      seed: options.seed ?? 0,
+      epochs: options.epochs ?? TRAIN_DEFAULTS.epochs,
+      batchSize: options.batchSize ?? TRAIN_DEFAULTS.batchSize,
+      learningRate: options.learningRate ?? TRAIN_DEFAULTS.learningRate,
+      patience: options.patience ?? TRAIN_DEFAULTS.patience,
+      seed: options.seed ?? TRAIN_DEFAULTS.seed,
       augment: options.augment ?? true,
       galaxies: set.ids.length,
       backend,
@@ -133,10 +108,10 @@ function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace,
 /** Trains (or resumes training of) a galaxy model; returns the epoch records of this run. */
 export async function trainGalaxyModel(options: TrainOptions): Promise<EpochRecord[]> {
   const log = options.log ?? ((l: string) => console.log(l));
-  const epochs = options.epochs ?? 15;
-  const batchSize = options.batchSize ?? 32;
-  const patience = options.patience ?? 3;
-  const seed = options.seed ?? 0;
+  const epochs = options.epochs ?? TRAIN_DEFAULTS.epochs;
+  const batchSize = options.batchSize ?? TRAIN_DEFAULTS.batchSize;
+  const patience = options.patience ?? TRAIN_DEFAULTS.patience;
+  const seed = options.seed ?? TRAIN_DEFAULTS.seed;
   const schemas = [...new Set(options.datasets.map((d) => d.schema))];
   const config: GalaxyModelConfig = { ...options.model, schemas };
   const space = AnswerSpace.fromNames(schemas);
@@ -158,7 +133,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   writeConfig(out, config, space, set, options, describeBackend(await initBackend()));
 
   let model: tf.LayersModel;
-  const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+  const optimizer = tf.train.adam(options.learningRate ?? TRAIN_DEFAULTS.learningRate);
   let state: TrainState = { epoch: 0, bestValLoss: Infinity, badEpochs: 0 };
   if (options.resume && !fs.existsSync(checkpointDir) && fs.existsSync(`${checkpointDir}.old`)) fs.renameSync(`${checkpointDir}.old`, checkpointDir);
   if (options.resume && fs.existsSync(path.join(checkpointDir, 'state.json'))) {
@@ -217,28 +192,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   } finally {
     q.dispose();
   }
-  await plotLosses(out, log);
   return records;
-}
-
-/** loss.png / loss.svg from train-log.jsonl; skipped, with a note, where Chromium is missing. */
-async function plotLosses(out: string, log: (line: string) => void): Promise<void> {
-  const lines = fs.readFileSync(path.join(out, 'train-log.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
-  if (lines.length === 0) return;
-  const records = lines.map((l) => JSON.parse(l) as EpochRecord);
-  if (!findChromium()) {
-    log('no Chromium: skipping the loss plot (train-log.jsonl has the numbers)');
-    return;
-  }
-  const epochs = records.map((r) => r.epoch);
-  const fig = overlay(
-    scatter(epochs, records.map((r) => r.train_loss), { name: 'train', x: 'epoch', y: 'loss per galaxy', title: `Training ${path.basename(out)}` }),
-    scatter(epochs, records.map((r) => r.val_loss), { name: 'validation' }),
-  );
-  fig.data.forEach((t) => (t.mode = 'lines+markers'));
-  const files = await exportFigure(fig, path.join(out, 'loss'), { width: 700, height: 420 });
-  await closeSharedRenderer();
-  log(`loss plot: ${files.join(', ')}`);
 }
 
 async function loadOptimizerAfterWarmup(model: tf.LayersModel, optimizer: tf.Optimizer, dir: string): Promise<void> {

@@ -8,19 +8,51 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ImageLoader } from '../data/images';
-import { expectedFractions } from '../models/dirichlet';
-import { AnswerSpace, toConcentrations } from '../models/galaxy-model';
-import { fileSystem } from '../models/io';
+import { expectedFractions } from './dirichlet';
+import { AnswerSpace, toConcentrations } from './galaxy-model';
+import { fileSystem } from './io';
 import { HEAD_PREFIX, HeadSpec } from './head';
-import { TargetInfo } from './labels';
-import { decodeSizeFor, disposeModels, prepareBatch, StartInfo } from './starts';
+import { BatchOptions, mapImageBatches, readOutput } from '../data/batches';
+import { Preprocess } from '../data/preprocess';
+import { disposeModels } from './surgery';
 // Custom layers used by saved models, registered before loading.
 import './head';
-import '../models/layers/batch-norm';
-import '../models/layers/mc-dropout';
+import './layers/batch-norm';
+import './layers/mc-dropout';
 
 export const FINETUNED_KIND = 'galmorph-finetuned';
+
+export type FinetuneTask = 'classification' | 'regression' | 'tree';
+export const FINETUNE_TASKS: FinetuneTask[] = ['classification', 'regression', 'tree'];
+
+/** What the targets mean (saved with a fine-tuned model). */
+export interface TargetInfo {
+  task: FinetuneTask;
+  /** The catalogue column read (classification, regression). */
+  column?: string;
+  /** Class names in output order; with two, the output is the probability of classes[1]. */
+  classes?: string[];
+  /** Regression: the targets' mean and standard deviation (outputs are standardised). */
+  mean?: number;
+  std?: number;
+  /** Tree: schema name and its answers in output order. */
+  schema?: string;
+  answers?: string[];
+}
+
+
+/** Where a model's features come from: an encoder of the registry (saved with a fine-tuned model). */
+export interface EncoderInfo {
+  id: string;
+  description: string;
+  /** What the weights learned from. */
+  pretraining: 'galaxy zoo' | 'imagenet' | 'none';
+  preprocess: Preprocess;
+  /** For galaxy models: the model folder it was loaded from. */
+  modelDir?: string;
+  /** For scratch encoders: the initialisation seed. */
+  seed?: number;
+}
 
 export interface TrainingSummary {
   /** Head learning rate, and the encoder's (its unfrozen blocks). */
@@ -47,7 +79,7 @@ export interface TrainingSummary {
 export interface FinetuneConfig {
   kind: typeof FINETUNED_KIND;
   galmorph: string;
-  start: StartInfo;
+  start: EncoderInfo;
   targets: TargetInfo;
   head: HeadSpec;
   /** Encoder blocks trained (0: frozen encoder), and their names. */
@@ -66,6 +98,14 @@ export interface FinetunePrediction {
   values: Float32Array;
   /** Classification: the most probable class of each example. */
   labels?: string[];
+}
+
+/** One output column of predictions (e.g. `p_ring`), [n]; the error lists the columns there are. */
+export function predictionColumn(p: Pick<FinetunePrediction, 'columns' | 'values'>, name: string): Float32Array {
+  const j = p.columns.indexOf(name);
+  if (j < 0) throw new Error(`galmorph: no prediction column '${name}'. Columns: ${p.columns.join(', ')}`);
+  const w = p.columns.length;
+  return Float32Array.from({ length: p.values.length / w }, (_, i) => p.values[i * w + j]!);
 }
 
 /** True when `dir` holds a fine-tuned model (config.json of kind galmorph-finetuned). */
@@ -145,21 +185,10 @@ export class FineTunedModel {
   }
 
   /** Predictions for image files (central view). */
-  async predictFiles(files: string[], options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<FinetunePrediction> {
-    const batch = options.batchSize ?? 32;
-    const p = this.config.start.preprocess;
-    const loader = new ImageLoader({ size: decodeSizeFor(p), greyscale: p.kind === 'galmorph' && p.channels === 1 });
+  async predictFiles(files: string[], options: BatchOptions = {}): Promise<FinetunePrediction> {
     const width = (this.head.outputs[0]!.shape as number[])[1]!;
-    const raw = new Float32Array(files.length * width);
-    for (let s = 0; s < files.length; s += batch) {
-      const pixels = await Promise.all(files.slice(s, s + batch).map((f) => loader.get(f)));
-      const x = prepareBatch(pixels, p);
-      const out = tf.tidy(() => this.head.apply(this.encoder.apply(x, { training: false }), { training: false }) as tf.Tensor);
-      raw.set((await out.data()) as Float32Array, s * width);
-      tf.dispose([x, out]);
-      loader.clear();
-      options.onProgress?.(Math.min(s + batch, files.length), files.length);
-    }
+    const raw = await mapImageBatches(files, this.config.start.preprocess, width, (x) =>
+      readOutput(() => this.head.apply(this.encoder.apply(x, { training: false }), { training: false }) as tf.Tensor), options);
     return this.interpret(raw, files.length);
   }
 

@@ -8,6 +8,7 @@
  * split back into encoder and head.
  */
 import * as tf from '@tensorflow/tfjs';
+import { SeededDropout } from './layers/seeded-dropout';
 
 export type HeadKind = 'linear' | 'mlp';
 export const HEAD_KINDS: HeadKind[] = ['linear', 'mlp'];
@@ -21,7 +22,7 @@ export interface HeadSpec {
   hidden?: number;
   /** Dropout rate after each hidden layer of the MLP. Default 0.5. */
   dropout?: number;
-  /** Seed of the weight initialisers. Default 0. */
+  /** Seed of the weight initialisers and the dropout masks. Default 0. */
   seed?: number;
 }
 
@@ -85,7 +86,7 @@ export function applyHead(features: tf.SymbolicTensor, spec: HeadSpec): { output
     const rate = spec.dropout ?? 0.5;
     for (let k = 1; k <= 2; k++) {
       x = tf.layers.dense({ units: hidden, activation: 'relu', kernelInitializer: init(k), name: `${HEAD_PREFIX}dense_${k}` }).apply(x) as tf.SymbolicTensor;
-      if (rate > 0) x = tf.layers.dropout({ rate, name: `${HEAD_PREFIX}dropout_${k}` }).apply(x) as tf.SymbolicTensor;
+      if (rate > 0) x = new SeededDropout({ rate, seed: seed * 101 + k, name: `${HEAD_PREFIX}dropout_${k}` }).apply(x) as tf.SymbolicTensor;
     }
   }
   const output = tf.layers

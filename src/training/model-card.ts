@@ -6,11 +6,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend/select';
-import { AnswerSpace, LoadedGalaxyModel } from './galaxy-model';
-import { loadGalaxyModel } from './load';
-import { compareFractions, Evaluation, fractionsFromCounts, meanFractions, predictFiles } from './evaluate';
-import { assemble, loadVoteDataset } from '../training/vote-data';
-import type { EpochRecord } from '../training/train-galaxy';
+import { AnswerSpace, LoadedGalaxyModel } from '../models/galaxy-model';
+import { loadGalaxyModel } from '../models/load';
+import { compareFractions, Evaluation, fractionsFromCounts, meanFractions } from '../models/evaluate';
+import { predictFiles } from '../models/predict';
+import { loadVoteDataset } from '../schemas/vote-datasets';
+import { assemble } from './vote-data';
+import type { EpochRecord } from './train-galaxy';
 
 const GZ2_DATASET = 'gz2-hart16-1000';
 

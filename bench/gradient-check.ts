@@ -4,9 +4,9 @@
  * and a short training run. Every read is asynchronous, so any backend can be checked.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from './select';
-import { buildEncoder, withDenseHead } from '../models/encoders';
-import { trainStep } from '../training/step';
+import { initBackend } from '../src/backend/select';
+import { buildEncoder, withDenseHead } from '../src/models/architectures';
+import { trainStep } from '../src/training/step';
 
 const mse = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;
 

@@ -6,7 +6,7 @@
  * bilinear interpolation: one resampling instead of three.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AugmentOptions, randomCropBox, Rng } from '../data/augment';
+import { AugmentOptions, randomCropBox, Rng } from './augment';
 
 /**
  * The inverse affine map of one augmentation, in tf.image.transform's 8-parameter form, drawing
