@@ -177,8 +177,9 @@ export interface TableHtmlOptions {
   caption?: string;
 }
 
-/** HTML for a table of records. */
-export function tableHtml(rows: TableRow[], options: TableHtmlOptions = {}): string {
+/** HTML for a table of records (flat objects: result rows, summaries, any interface of cells). */
+export function tableHtml(records: readonly object[], options: TableHtmlOptions = {}): string {
+  const rows = records as TableRow[];
   const maxRows = options.maxRows ?? 50;
   const columns = tableColumns(rows);
   const head = columns.map((c) => `<th style="text-align:right;padding:2px 8px">${escapeHtml(c)}</th>`).join('');
@@ -191,7 +192,7 @@ export function tableHtml(rows: TableRow[], options: TableHtmlOptions = {}): str
   return `<table class="galmorph-table" style="border-collapse:collapse;font:12px sans-serif">${caption}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>${more}`;
 }
 
-export function showTable(rows: TableRow[], options: TableHtmlOptions = {}): void {
+export function showTable(rows: readonly object[], options: TableHtmlOptions = {}): void {
   display().html(tableHtml(rows, options));
 }
 
@@ -210,8 +211,8 @@ export async function save(figure: Figure, name: string, options: ExportOptions 
 }
 
 /** Saves a table as `<out>/tables/<name>.csv` and `.md` and shows it. */
-export function saveTable(rows: TableRow[], name: string, options: TableHtmlOptions & { show?: boolean } = {}): void {
-  const files = writeTable(rows, path.join(outDir(), 'tables'), name);
+export function saveTable(rows: readonly object[], name: string, options: TableHtmlOptions & { show?: boolean } = {}): void {
+  const files = writeTable(rows as TableRow[], path.join(outDir(), 'tables'), name);
   if (options.show ?? true) showTable(rows, { caption: options.caption ?? name, maxRows: options.maxRows });
   display().text(`saved ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
 }

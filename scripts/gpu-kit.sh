@@ -33,7 +33,7 @@ done
 [ -f node_modules/webgpu/dist/linux-x64/dawn.node ] || { log "node_modules/webgpu has no dist/linux-x64/dawn.node"; exit 1; }
 
 log "compiling galmorph (tsc)"
-node_modules/.bin/tsc -p tsconfig.json
+node node_modules/typescript/bin/tsc -p tsconfig.json  # the project's typescript (~5.9), not the one tslab bundles as .bin/tsc
 
 STAGE="$(mktemp -d /tmp/galmorph-gpukit.XXXXXX)"
 trap 'rm -rf "$STAGE"' EXIT

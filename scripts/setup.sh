@@ -2,7 +2,7 @@
 # galmorph set-up, shared by `npm test` and `npm run reproduce` (and `npm run setup`).
 # Idempotent and quick when nothing changed: installs what is missing and nothing else.
 #   1. npm dependencies (when node_modules is missing or older than package.json / the lock)
-#   2. Debian packages for Jupyter and Chromium (as root; otherwise prints the apt-get line)
+#   2. Debian packages for Jupyter, Chromium and redis-server (as root; otherwise prints the apt-get line)
 #   3. compiles the TypeScript library to dist/ (incremental)
 #   4. registers the tslab kernel in the project-local Jupyter path .jupyter/ (never the user's)
 set -euo pipefail
@@ -41,6 +41,8 @@ if [ -z "$chromium_bin" ]; then
   done
 fi
 [ -n "$chromium_bin" ] || need="$need chromium"
+# Redis for `galmorph embed --queue` / `galmorph worker` (BullMQ); the tests start their own server.
+command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian packages:$need"
@@ -54,7 +56,7 @@ if [ -n "$need" ]; then
 fi
 
 # --- 3. Build ------------------------------------------------------------------------------
-node_modules/.bin/tsc -p tsconfig.json
+node node_modules/typescript/bin/tsc -p tsconfig.json  # the project's typescript (~5.9), not the one tslab bundles as .bin/tsc
 
 # --- 4. tslab kernel in the project-local Jupyter path ---------------------------------------
 spec="$ROOT/.jupyter/share/jupyter/kernels/tslab/kernel.json"

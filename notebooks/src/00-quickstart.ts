@@ -43,7 +43,7 @@ await showGalaxies(gz2, {
 // so the two fractions lie on or below the diagonal; colour shows how many volunteers classified it.
 // The plot is interactive (hover for the id) and works offline.
 // %%
-const fig = gm.scatter(smooth, featured, {
+const fig = gm.plot.scatter(smooth, featured, {
   x: "smooth (weighted fraction)",
   y: "features or disk (weighted fraction)",
   title: "GZ2: smooth against featured, 1,000 galaxies",
@@ -81,7 +81,8 @@ const meanRgb = tf.tidy(() => {
 const means = (await meanRgb.array()) as number[][];
 meanRgb.dispose();
 console.log(`tensors leaked: ${tf.memory().numTensors - before}`);
-showPlot({
-  data: ["r", "g", "b"].map((c, k) => ({ type: "bar", name: c, x: sample.map((r) => r.asset_id), y: means.map((m) => m[k]), marker: { color: ["#d62728", "#2ca02c", "#1f77b4"][k] } })),
-  layout: { barmode: "group", title: { text: `Mean colour of 8 galaxies (backend: ${tf.getBackend()})` }, xaxis: { title: { text: "asset_id" }, type: "category" }, yaxis: { title: { text: "mean pixel value" } } },
-});
+// %%
+const COLOUR: Record<string, string> = { r: "#d62728", g: "#2ca02c", b: "#1f77b4" };
+const colours = sample.flatMap((r, i) => ["r", "g", "b"].map((channel, k) => ({ asset_id: r.asset_id, channel, mean: means[i][k] })));
+const bars = gm.plot.bar(colours, { x: "asset_id", y: "mean", z: "channel", style: (r) => ({ color: COLOUR[r.channel] }) });
+showPlot(gm.plot.figure([bars], { title: `Mean colour of 8 galaxies (backend: ${tf.getBackend()})`, x: "asset_id", y: "mean pixel value" }));

@@ -21,8 +21,7 @@ const SIZE = 64;
 // %%
 import * as path from "path";
 import * as gm from "galmorph";
-import { showBackend, showGalaxies, showPlot, showTable, save, saveTable } from "galmorph/kernel";
-
+import { showBackend, showGalaxies, showTable, save, saveTable } from "galmorph/kernel";
 showBackend(await gm.initBackend());
 let modelDir = gm.defaultModelDir();
 if (RETRAIN) {
@@ -38,14 +37,7 @@ console.log(`model: ${loaded.config.arch} at ${loaded.config.size} px, outputs $
 // model kept is the epoch with the lowest validation loss. (Validation is measured without augmentation
 // and with batch norm's running statistics, so it need not sit below the training curve.)
 // %%
-const log = gm.readTrainLog(modelDir);
-const epochs = log.map((r) => r.epoch);
-const curves = gm.overlay(
-  gm.scatter(epochs, log.map((r) => r.train_loss), { name: "train", x: "epoch", y: "loss per galaxy", title: "Training the galaxy model" }),
-  gm.scatter(epochs, log.map((r) => r.val_loss), { name: "validation" }),
-);
-curves.data.forEach((t) => (t.mode = "lines+markers"));
-await save(curves, "pretrain-loss", { width: 700, height: 420 });
+await save(gm.plot.lossFigure(gm.readTrainLog(modelDir), "Training the galaxy model"), "pretrain-loss", { width: 700, height: 420 });
 // %% [markdown]
 // ## Predicted against volunteer vote fractions (GZ2 test galaxies)
 // Each galaxy of the test split is predicted with 5 Monte Carlo dropout samples. The mean absolute error
@@ -57,29 +49,17 @@ console.log(`${result.galaxies} GZ2 test galaxies: mean MAE ${ev.mean_mae.toFixe
 saveTable(ev.answers.map((a) => ({ answer: a.answer, galaxies: a.n, mae: a.mae, baseline_mae: a.baseline_mae })), "pretrain-gz2-mae", { maxRows: 40 });
 // %%
 const A = result.space.size;
-const shown = [
-  "t01_smooth_or_features_a01_smooth",
-  "t02_edgeon_a04_yes",
-  "t03_bar_a06_bar",
-  "t04_spiral_a08_spiral",
-  "t06_odd_a14_yes",
-];
 const answerIndex = result.space.answers.map((a) => a.answer);
-const traces = shown.map((name) => {
-  const j = answerIndex.indexOf(name);
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (let i = 0; i < result.galaxies; i++) {
-    const t = result.truth[i * A + j];
-    if (!Number.isNaN(t)) {
-      xs.push(t);
-      ys.push(result.predicted[i * A + j]);
-    }
-  }
-  return { type: "scatter", mode: "markers", name: name.replace(/^t\d+_/, ""), x: xs, y: ys, marker: { size: 6, opacity: 0.7 } };
+const shown = ["t01_smooth_or_features_a01_smooth", "t02_edgeon_a04_yes", "t03_bar_a06_bar", "t04_spiral_a08_spiral", "t06_odd_a14_yes"];
+// Tidy rows: one per (answer, test galaxy) the volunteers answered.
+const points = shown.flatMap((answer) => {
+  const j = answerIndex.indexOf(answer);
+  return result.ids.map((id, i) => ({ answer: answer.replace(/^t\d+_/, ""), id, volunteer: result.truth[i * A + j], predicted: result.predicted[i * A + j] }));
 });
-traces.push({ type: "scatter", mode: "lines", name: "perfect", x: [0, 1], y: [0, 1], line: { dash: "dot", color: "grey" } } as any);
-await save({ data: traces, layout: { title: { text: "GZ2 test galaxies: predicted against volunteer fraction" }, xaxis: { title: { text: "volunteer fraction" } }, yaxis: { title: { text: "predicted fraction" } } } }, "pretrain-predicted-vs-volunteer", { width: 760, height: 560 });
+const dots = gm.plot.dot(points.filter((p) => !Number.isNaN(p.volunteer)), { x: "volunteer", y: "predicted", z: "answer", title: "id", style: { opacity: 0.7 } });
+const perfect = gm.plot.line([{ f: 0 }, { f: 1 }], { x: "f", y: "f", name: "perfect", markers: false, style: { dash: "dot", color: "grey" } });
+const fig = gm.plot.figure([dots, perfect], { title: "GZ2 test galaxies: predicted against volunteer fraction", x: "volunteer fraction", y: "predicted fraction" });
+await save(fig, "pretrain-predicted-vs-volunteer", { width: 760, height: 560 });
 // %%
 showTable(ev.questions.map((q) => ({ question: q.question, "confident galaxies": q.n, accuracy: q.accuracy })), { caption: `Accuracy where volunteers agreed (> ${ev.threshold})` });
 // %% [markdown]

@@ -13,16 +13,16 @@
 // %%
 const PCA_COMPONENTS = 10;
 const MAX_K = 10;
+const SEARCH = { pca: PCA_COMPONENTS, scale: true, maxK: MAX_K };
 // %%
 import * as gm from "galmorph";
 import { showBackend, showGalaxies, save, saveTable } from "galmorph/kernel";
 
 showBackend(await gm.initBackend());
-const loaded = await gm.loadGalaxyModel();
 
-/** galmorph and ImageNet embeddings of a dataset (cached under out/embeddings, shared with the other notebooks). */
+/** galmorph and ImageNet MobileNetV2 embeddings of a dataset (cached under out/embeddings, shared with the other notebooks). */
 async function features(id: string) {
-  return { galmorph: await gm.datasetEmbeddings(id, "galmorph", loaded), imagenet: await gm.datasetEmbeddings(id, "imagenet") };
+  return { galmorph: await gm.datasetEmbeddings(id, "galmorph"), imagenet: await gm.datasetEmbeddings(id, "imagenet-mobilenetv2") };
 }
 // %% [markdown]
 // ## Tags
@@ -36,6 +36,7 @@ const rings = gm.openDatasetCatalog("decals-rings-470");
 const gz1 = gm.openDatasetCatalog("gz1-sdss-4019");
 const tagsOf = (cat: gm.Catalog, test: (r: Record<string, string>) => boolean) => new Set(cat.rows.filter(test).map((r) => r[cat.idCol]));
 const odd = (answer: string) => tagsOf(gz2, (r) => Number(r[`t08_odd_feature_${answer}_weighted_fraction`]) > 0.5);
+// %%
 const tasks = [
   { dataset: "decals-rings-470", catalog: rings, tag: "ring (DECaLS)", ids: tagsOf(rings, (r) => r.ring === "1") },
   { dataset: "gz2-hart16-1000", catalog: gz2, tag: "ring (GZ2)", ids: odd("a19_ring") },
@@ -56,32 +57,22 @@ for (const [id, cat] of [["decals-rings-470", rings], ["gz2-hart16-1000", gz2], 
   console.log(`${id}: ${cat.length} galaxies embedded (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }
 // %%
-const rows: Record<string, string | number>[] = [];
-const summary: Record<string, string | number>[] = [];
-for (const t of tasks) {
-  if (t.ids.size < 2) continue;
+const scored = tasks.filter((t) => t.ids.size >= 2).flatMap((t) => {
   const f = feats[t.dataset];
   const scores = {
-    galmorph: gm.evaluateTag(f.galmorph, t.ids, { pca: PCA_COMPONENTS, scale: true, maxK: MAX_K }),
-    "imagenet-mobilenetv2": gm.evaluateTag(f.imagenet, t.ids, { pca: PCA_COMPONENTS, scale: true, maxK: MAX_K }),
-    random: gm.evaluateRandom(f.galmorph.ids, t.ids, { maxK: MAX_K }),
+    galmorph: gm.similarity.evaluateTag(f.galmorph, t.ids, SEARCH),
+    "imagenet-mobilenetv2": gm.similarity.evaluateTag(f.imagenet, t.ids, SEARCH),
+    random: gm.similarity.evaluateRandom(f.galmorph.ids, t.ids, { maxK: MAX_K }),
   };
-  for (const [name, s] of Object.entries(scores)) {
-    s.precision.forEach((p, k) => rows.push({ tag: t.tag, features: name, k: k + 1, precision: p, map: s.map, n_queries: s.queries }));
-    summary.push({ tag: t.tag, features: name, "precision@7": s.precision[6], map: s.map, queries: s.queries });
-  }
-}
-saveTable(rows, "similarity", { show: false });
+  return Object.entries(scores).map(([features, s]) => ({ tag: t.tag, features, s }));
+});
+saveTable(scored.flatMap(({ tag, features, s }) => s.precision.map((p, k) => ({ tag, features, k: k + 1, precision: p, map: s.map, n_queries: s.queries }))), "similarity", { show: false });
+const summary = scored.map(({ tag, features, s }) => ({ tag, features, "precision@7": s.precision[6], map: s.map, queries: s.queries }));
 saveTable(summary, "similarity-summary", { maxRows: 40 });
 // %%
-const tagsShown = [...new Set(summary.map((r) => r.tag as string))];
-const bars = ["galmorph", "imagenet-mobilenetv2", "random"].map((name) => ({
-  type: "bar",
-  name,
-  x: tagsShown,
-  y: tagsShown.map((tag) => summary.find((r) => r.tag === tag && r.features === name)?.["precision@7"]),
-}));
-await save({ data: bars, layout: { barmode: "group", title: { text: "Similarity search: precision of the 7 nearest neighbours" }, yaxis: { title: { text: "precision@7" }, range: [0, 1] } } }, "similarity-precision7", { width: 900, height: 480 });
+const bars = gm.plot.bar(summary, { x: "tag", y: "precision@7", z: "features", tip: ["map", "queries"] });
+const fig = gm.plot.figure([bars], { title: "Similarity search: precision of the 7 nearest neighbours", y: { label: "precision@7", range: [0, 1] } });
+await save(fig, "similarity-precision7", { width: 900, height: 480 });
 // %% [markdown]
 // ## One ring in, rings out
 // A ring galaxy from DECaLS and its 7 nearest neighbours by galmorph's representation, then by
@@ -89,8 +80,8 @@ await save({ data: bars, layout: { barmode: "group", title: { text: "Similarity 
 // %%
 const ringQuery = [...tasks[0].ids][0];
 for (const name of ["galmorph", "imagenet"] as const) {
-  const e = gm.project(feats["decals-rings-470"][name], PCA_COMPONENTS, true);
-  const nbs = gm.similar(e, ringQuery, { k: 7 });
+  const e = gm.similarity.project(feats["decals-rings-470"][name], PCA_COMPONENTS, true);
+  const nbs = gm.similarity.similar(e, ringQuery, { k: 7 });
   await showGalaxies(rings, {
     ids: [ringQuery, ...nbs.map((n) => n.id)],
     captions: ["query", ...nbs.map((n) => (tasks[0].ids.has(n.id) ? "ring" : "not ring"))],

@@ -35,7 +35,9 @@ import * as gm from "galmorph";
 import { anomalyForm, showBackend, showGalaxies, save, saveTable } from "galmorph/kernel";
 
 showBackend(await gm.initBackend());
-const loaded = await gm.loadGalaxyModel();
+// The encoder behind each feature set (ImageNet: MobileNetV2, as in notebook 02).
+const ENCODER = { galmorph: "galmorph", imagenet: "imagenet-mobilenetv2" } as const;
+const SIMULATION = { components: COMPONENTS, budgets: BUDGETS, repeats: REPEATS, tradeoff: TRADEOFF };
 // %% [markdown]
 // ## The two simulated researchers
 // %%
@@ -43,23 +45,15 @@ const gz2 = gm.openDatasetCatalog("gz2-hart16-1000");
 const gz1 = gm.openDatasetCatalog("gz1-sdss-4019");
 const oddFraction = new Map(gz2.rows.map((r) => [r[gz2.idCol], Number(r.t06_odd_a14_yes_weighted_fraction)]));
 const mergers = new Set(gz1.rows.filter((r) => r.gz1_class_name === "merger").map((r) => r[gz1.idCol]));
-const tasks = [
-  {
-    dataset: "gz2-hart16-1000",
-    catalog: gz2,
-    task: {
-      name: "gz2-odd",
-      scores: new Map([...oddFraction].map(([id, f]) => [id, Math.round(5 * f)])),
-      positives: new Set([...oddFraction].filter(([, f]) => f > 0.9).map(([id]) => id)),
-    },
-  },
-  {
-    dataset: "gz1-sdss-4019",
-    catalog: gz1,
-    task: { name: "gz1-mergers", scores: new Map(gz1.rows.map((r) => [r[gz1.idCol], mergers.has(r[gz1.idCol]) ? 5 : 0])), positives: mergers },
-  },
-];
+const gz2Odd: gm.anomaly.ResearcherTask = {
+  name: "gz2-odd",
+  scores: new Map([...oddFraction].map(([id, f]) => [id, Math.round(5 * f)])),
+  positives: new Set([...oddFraction].filter(([, f]) => f > 0.9).map(([id]) => id)),
+};
+const gz1Mergers: gm.anomaly.ResearcherTask = { name: "gz1-mergers", scores: new Map(gz1.rows.map((r) => [r[gz1.idCol], mergers.has(r[gz1.idCol]) ? 5 : 0])), positives: mergers };
+const tasks = [{ dataset: "gz2-hart16-1000", catalog: gz2, task: gz2Odd }, { dataset: "gz1-sdss-4019", catalog: gz1, task: gz1Mergers }];
 console.table(tasks.map((t) => ({ task: t.task.name, galaxies: t.catalog.length, positives: t.task.positives.size })));
+// %%
 await showGalaxies(gz2, {
   ids: [...tasks[0].task.positives].slice(0, 8),
   captions: [...tasks[0].task.positives].slice(0, 8).map((id) => `odd ${oddFraction.get(id)!.toFixed(2)}`),
@@ -69,81 +63,60 @@ await showGalaxies(gz2, {
 });
 // %% [markdown]
 // ## Runs
-// Representations come from the cache that notebook 02 fills (computed here if missing).
+// For each simulated researcher: the unsupervised baselines, then GP + active learning on each feature
+// set. Representations come from the cache that notebook 02 fills (computed here if missing).
 // %%
-const rows: gm.AnomalyRow[] = [];
-for (const { dataset, task } of tasks) {
-  const feats = Object.fromEntries(await Promise.all(FEATURES.map(async (f) => [f, await gm.datasetEmbeddings(dataset, f, loaded)] as const)));
+async function runTask(dataset: string, task: gm.anomaly.ResearcherTask): Promise<gm.anomaly.AnomalyRow[]> {
+  const feats = Object.fromEntries(await Promise.all(FEATURES.map(async (f) => [f, await gm.datasetEmbeddings(dataset, ENCODER[f])] as const)));
   let t0 = Date.now();
-  for (const r of gm.unsupervisedBaselines(feats.galmorph, task, { components: COMPONENTS, repeats: REPEATS })) {
-    rows.push({ ...r, method: r.method === "random" ? r.method : `${r.method} (galmorph)` });
-  }
+  const rows = gm.anomaly.unsupervisedBaselines(feats.galmorph, task, { components: COMPONENTS, repeats: REPEATS }).map((r) => ({ ...r, method: r.method === "random" ? r.method : `${r.method} (galmorph)` }));
   console.log(`${task.name}: baselines in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   for (const f of FEATURES) {
     t0 = Date.now();
-    const sim = gm.simulatePersonalised(feats[f], task, { components: COMPONENTS, budgets: BUDGETS, repeats: REPEATS, tradeoff: TRADEOFF });
-    rows.push(...sim.map((r) => ({ ...r, method: `${r.method} (${f})` })));
+    rows.push(...gm.anomaly.simulatePersonalised(feats[f], task, SIMULATION).map((r) => ({ ...r, method: `${r.method} (${f})` })));
     console.log(`${task.name}: GP + active learning on ${f} features, ${REPEATS} repeats in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
+  return rows;
 }
-saveTable(rows as unknown as Record<string, string | number>[], "anomaly", { show: false });
+// %%
+const rows: gm.anomaly.AnomalyRow[] = [];
+for (const { dataset, task } of tasks) rows.push(...(await runTask(dataset, task)));
+saveTable(rows, "anomaly", { show: false });
 // %% [markdown]
 // ## Summary at 200 labels
-// `mean ± std` over the repeats.
+// `mean ± std` over the repeats (sample standard deviation, n − 1).
 // %%
-const fmt = (task: string, method: string, n: number, ranking: string, metric: string) => {
-  const r = rows.find((x) => x.task === task && x.method === method && x.n_labels === n && x.ranking === ranking && x.metric === metric);
-  return r ? `${r.mean.toFixed(3)} ± ${r.std.toFixed(3)}` : "";
-};
 const SUMMARY_METRICS = ["precision@10", "precision@50", "precision@200", "recall@200", "average_precision"];
-const summary: Record<string, string | number>[] = [];
-for (const { task } of tasks) {
-  const variants = [
-    ...FEATURES.flatMap((f) => ["labelled-first", "model-only"].map((ranking) => ({ method: `gp-active (${f})`, n: 200, ranking }))),
-    ...["isolation-forest (galmorph)", "local-outlier-factor (galmorph)", "random"].map((method) => ({ method, n: 0, ranking: "unsupervised" })),
-  ];
-  for (const v of variants) {
-    summary.push({ task: task.name, method: v.method, labels: v.n, ranking: v.ranking, ...Object.fromEntries(SUMMARY_METRICS.map((m) => [m, fmt(task.name, v.method, v.n, v.ranking, m)])) });
-  }
-}
+const variants = [
+  ...FEATURES.flatMap((f) => ["labelled-first", "model-only"].map((ranking) => ({ method: `gp-active (${f})`, labels: 200, ranking }))),
+  ...["isolation-forest (galmorph)", "local-outlier-factor (galmorph)", "random"].map((method) => ({ method, labels: 0, ranking: "unsupervised" })),
+];
+const summary = gm.pivot(rows.map((r) => ({ ...r, labels: r.n_labels })), {
+  row: ["task", "method", "labels", "ranking"], column: "metric", value: gm.formatMeanStd, columns: SUMMARY_METRICS,
+  rows: tasks.flatMap(({ task }) => variants.map((v) => ({ task: task.name, ...v }))),
+});
 saveTable(summary, "anomaly-summary", { maxRows: 40 });
 // %% [markdown]
 // ## Average precision against the number of labels
-// Solid: galaxies already scored ranked first; dashed: the model's ranking alone; dotted: baselines.
+// Solid: galaxies already scored ranked first; dashed: the model's ranking alone; dotted: baselines (no labels).
 // %%
 for (const { task } of tasks) {
-  const traces: Record<string, unknown>[] = [];
-  for (const f of FEATURES) {
-    for (const ranking of ["labelled-first", "model-only"]) {
-      const pts = BUDGETS.map((n) => rows.find((r) => r.task === task.name && r.method === `gp-active (${f})` && r.ranking === ranking && r.metric === "average_precision" && r.n_labels === n)!);
-      traces.push({
-        type: "scatter",
-        mode: "lines+markers",
-        name: `GP ${f}, ${ranking}`,
-        x: BUDGETS,
-        y: pts.map((p) => p.mean),
-        error_y: { type: "data", array: pts.map((p) => p.std), visible: true },
-        line: { dash: ranking === "labelled-first" ? "solid" : "dash" },
-      });
-    }
-  }
-  for (const method of ["isolation-forest (galmorph)", "local-outlier-factor (galmorph)", "random"]) {
-    const r = rows.find((x) => x.task === task.name && x.method === method && x.metric === "average_precision")!;
-    traces.push({ type: "scatter", mode: "lines", name: method, x: [BUDGETS[0], BUDGETS[BUDGETS.length - 1]], y: [r.mean, r.mean], line: { dash: "dot" } });
-  }
-  await save(
-    { data: traces, layout: { title: { text: `${task.name}: average precision of the ranking` }, xaxis: { title: { text: "labels given by the researcher" } }, yaxis: { title: { text: "average precision" }, range: [0, 1] } } },
-    `anomaly-${task.name}`,
-    { width: 820, height: 460 },
-  );
+  const ap = rows.filter((r) => r.task === task.name && r.metric === "average_precision");
+  const gp = gm.plot.errorBars(ap.filter((r) => r.ranking !== "unsupervised"), {
+    x: "n_labels", z: (r) => `GP ${r.method.replace(/^gp-active \((.*)\)$/, "$1")}, ${r.ranking}`, tip: ["repeats"],
+    style: (r) => ({ dash: r.ranking === "labelled-first" ? "solid" : "dash" }),
+  });
+  const baselines = gm.plot.ruleY(ap.filter((r) => r.ranking === "unsupervised"), { y: "mean", z: "method" });
+  const fig = gm.plot.figure([gp, baselines], { title: `${task.name}: average precision of the ranking`, x: "labels given by the researcher", y: { label: "average precision", range: [0, 1] } });
+  await save(fig, `anomaly-${task.name}`, { width: 820, height: 460 });
 }
 // %% [markdown]
 // ## What one simulated session shows the researcher
 // One GZ2 session on galmorph features, 200 labels: the 16 unscored galaxies the model ranks highest
 // (captions: volunteers' odd fraction; the researcher has not seen these yet).
 // %%
-const e2 = await gm.datasetEmbeddings("gz2-hart16-1000", "galmorph", loaded);
-const finder = gm.PersonalisedAnomalyFinder.fromEmbeddings(e2, { components: COMPONENTS, tradeoff: TRADEOFF, seed: 0 });
+const e2 = await gm.datasetEmbeddings("gz2-hart16-1000", "galmorph");
+const finder = gm.anomaly.PersonalisedAnomalyFinder.fromEmbeddings(e2, { components: COMPONENTS, tradeoff: TRADEOFF, seed: 0 });
 while (finder.labelledCount < 200) for (const id of finder.next()) finder.label(id, tasks[0].task.scores.get(id)!);
 const fresh = finder.ranking({ labelledFirst: false }).filter((g) => g.label === undefined).slice(0, 16);
 console.log(`session: ${[...finder.labelsById().values()].filter((s) => s === 5).length} galaxies scored 5 among the 200 shown`);
@@ -162,5 +135,5 @@ await showGalaxies(gz2, {
 // Run the form's cell again for the next batch (the first 10 are random, then the Gaussian process
 // chooses). From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`.
 // %%
-const session = gm.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", "galmorph"), `${gm.outDir()}/anomaly/my-gz2-labels.jsonl`);
+const session = gm.anomaly.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", "galmorph"), `${gm.outDir()}/anomaly/my-gz2-labels.jsonl`);
 await anomalyForm(session, gz2, { count: 5 });

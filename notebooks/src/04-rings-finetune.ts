@@ -49,17 +49,14 @@ const DEEP_RUNS: { start: string; depth: "all" | `top-${number}`; counts: (numbe
 import * as path from "path";
 import * as gm from "galmorph";
 import { showBackend, showGalaxies, showTable, save, saveTable } from "galmorph/kernel";
-
 showBackend(await gm.initBackend());
 const rings = gm.openDatasetCatalog("decals-rings-470");
 const cacheDir = path.join(gm.outDir(), "embeddings");
-const finetuneOptions: gm.FinetuneOptions = { head: HEAD, learningRate: LEARNING_RATE };
-const common = { catalog: rings, dataset: "decals-rings-470", labelCol: "ring", positive: "1", testPerClass: 47, seed: 0, cacheDir, finetune: finetuneOptions };
-const split = gm.balancedSplit(rings.column("ring").map((v) => (v === "1" ? 1 : 0)), 47, 0);
-console.table({
-  test: { rings: 47, "non-rings": 47 },
-  "training pool": { rings: split.pool.positive.length, "non-rings": split.pool.negative.length },
-});
+const finetuneOptions: gm.finetuning.FinetuneOptions = { head: HEAD, learningRate: LEARNING_RATE };
+const log = (line: string) => console.log(line);
+const common = { catalog: rings, dataset: "decals-rings-470", labelCol: "ring", positive: "1", testPerClass: 47, seed: 0, cacheDir, finetune: finetuneOptions, log };
+const split = gm.finetuning.balancedSplit(rings.column("ring").map((v) => (v === "1" ? 1 : 0)), 47, 0);
+console.table({ test: { rings: 47, "non-rings": 47 }, "training pool": { rings: split.pool.positive.length, "non-rings": split.pool.negative.length } });
 // %% [markdown]
 // ## Frozen encoders: every start, every label count
 // Features of the 470 galaxies are computed once per start (ImageNet ones at 224 px take a minute each;
@@ -67,27 +64,24 @@ console.table({
 // trains in about a second.
 // %%
 const t0 = Date.now();
-const frozen = await gm.learningCurve({
+const frozen = await gm.finetuning.learningCurve({
   ...common,
-  counts: LABEL_COUNTS,
-  repeats: REPEATS,
+  counts: LABEL_COUNTS, repeats: REPEATS,
   runs: [
     ...STARTS.map((start) => ({ start, depth: "head" as const, options: { epochs: EPOCHS } })),
     ...MLP_STARTS.map((start) => ({ start, depth: "head" as const, label: "head-mlp", options: { epochs: EPOCHS, head: "mlp" as const } })),
   ],
-  onRun: gm.curveProgress((line) => console.log(line)),
-  log: (line) => console.log(line),
+  onRun: gm.finetuning.curveProgress(common.log),
 });
 console.log(`frozen runs: ${frozen.records.length} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 // %% [markdown]
 // ## Deeper: unfreezing the top of the galaxy encoder, and training from scratch
 // %%
 const t1 = Date.now();
-const deep = await gm.learningCurve({
+const deep = await gm.finetuning.learningCurve({
   ...common,
   runs: DEEP_RUNS.map((r) => ({ ...r, options: { epochs: DEEP_EPOCHS } })),
-  onRun: gm.curveProgress((line) => console.log(line)),
-  log: (line) => console.log(line),
+  onRun: gm.finetuning.curveProgress(common.log),
 });
 console.log(`deeper runs: ${deep.records.length} in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
 // %% [markdown]
@@ -97,91 +91,45 @@ console.log(`deeper runs: ${deep.records.length} in ${((Date.now() - t1) / 1000)
 // initialisation and batch order differ).
 // %%
 const records = [...frozen.records, ...deep.records];
-const table = gm.summariseCurve(records);
+const table = gm.finetuning.summariseCurve(records);
 saveTable(table, "rings", { show: false });
 const counts = [...new Set(records.map((r) => r.n))].sort((a, b) => a - b);
-const groups = [...new Set(records.map((r) => `${r.start}|${r.depth}`))];
-const cell = (start: string, depth: string, n: number, metric: string) => {
-  const row = table.find((r) => r.start === start && r.depth === depth && r.n_rings === n && r.metric === metric);
-  return row ? `${(row.mean as number).toFixed(3)} ± ${(row.std as number).toFixed(3)}` : "";
-};
-const summary = groups.map((g) => {
-  const [start, depth] = g.split("|");
-  const row: Record<string, string> = { start, depth };
-  for (const n of counts) row[`acc@${n}`] = cell(start, depth, n, "accuracy");
-  row["auc@79"] = cell(start, depth, 79, "auc");
-  return row;
+const summary = gm.pivot(table.filter((r) => r.metric === "accuracy" || r.n_rings === 79), {
+  row: ["start", "depth"],
+  column: (r) => `${r.metric === "auc" ? "auc" : "acc"}@${r.n_rings}`,
+  value: gm.formatMeanStd,
+  columns: [...counts.map((n) => `acc@${n}`), "auc@79"],
 });
 saveTable(summary, "rings-summary", { caption: "accuracy (mean ± std over repeats) by number of rings in the training set; AUC at 79 rings" });
 // %%
 const COLOURS: Record<string, string> = {
-  galmorph: "#1f77b4",
-  "imagenet-mobilenetv2": "#ff7f0e",
-  "imagenet-mobilenetv1": "#2ca02c",
-  "scratch-galmorph-cnn": "#555555",
-  "scratch-mobilenetv2": "#bcbd22",
-  "scratch-mobilenetv1": "#8c564b",
+  galmorph: "#1f77b4", "imagenet-mobilenetv2": "#ff7f0e", "imagenet-mobilenetv1": "#2ca02c",
+  "scratch-galmorph-cnn": "#555555", "scratch-mobilenetv2": "#bcbd22", "scratch-mobilenetv1": "#8c564b",
 };
 const DASH: Record<string, string> = { head: "solid", "head-mlp": "dot", all: "dashdot" };
-const curve = (metric: "accuracy" | "auc") => (g: string) => {
-  const [start, depth] = g.split("|");
-  const rows = table.filter((r) => r.start === start && r.depth === depth && r.metric === metric).sort((a, b) => (a.n_rings as number) - (b.n_rings as number));
-  return {
-    type: "scatter",
-    mode: "lines+markers",
-    name: `${start} (${depth})`,
-    x: rows.map((r) => r.n_rings),
-    y: rows.map((r) => r.mean),
-    error_y: { type: "data", array: rows.map((r) => r.std), visible: true, thickness: 1, width: 3 },
-    line: { color: COLOURS[start] ?? "#000000", dash: DASH[depth] ?? "dash", width: start.startsWith("scratch-mobilenet") ? 1 : 2 },
-    marker: { size: 6 },
-  };
-};
-const paper = {
-  type: "scatter",
-  mode: "markers+text",
-  name: "paper (Walmsley et al. 2022)",
-  x: [79, 79, 79],
-  y: [0.857, 0.8, 0.5],
-  text: ["GZ-pretrained, top only", "ImageNet (about 0.80)", "scratch (about 0.5)"],
-  textposition: "middle left",
-  textfont: { size: 10 },
-  marker: { symbol: "star", size: 12, color: "black" },
-};
-const xaxis = { title: { text: "rings in the training set (as many non-rings)" }, type: "log", tickvals: counts, ticktext: counts.map(String) };
-await save(
-  {
-    data: [...groups.map(curve("accuracy")), paper],
-    layout: {
-      title: { text: "Ring galaxies: test accuracy against the number of rings in the training set" },
-      xaxis,
-      yaxis: { title: { text: "accuracy (94 test galaxies)" }, range: [0.4, 0.9] },
-      legend: { font: { size: 10 } },
-    },
-  },
-  "rings-learning-curve",
-  { width: 1000, height: 560 },
-);
-await save(
-  {
-    data: groups.map(curve("auc")),
-    layout: {
-      title: { text: "Ring galaxies: test ROC AUC against the number of rings in the training set" },
-      xaxis,
-      yaxis: { title: { text: "ROC AUC (94 test galaxies)" }, range: [0.4, 0.9] },
-      legend: { font: { size: 10 } },
-    },
-  },
-  "rings-learning-curve-auc",
-  { width: 1000, height: 560 },
-);
+const style = (r: gm.TableRow) => ({ color: COLOURS[String(r.start)] ?? "#000000", dash: DASH[String(r.depth)] ?? "dash", width: String(r.start).startsWith("scratch-mobilenet") ? 1 : 2 });
+const curves = (metric: string) => gm.plot.errorBars(table, { x: "n_rings", z: (r) => `${r.start} (${r.depth})`, filter: (r) => r.metric === metric, tip: ["repeats"], style });
+const axes = (metric: string): gm.plot.FigureOptions => ({
+  title: `Ring galaxies: test ${metric} against the number of rings in the training set`,
+  x: { label: "rings in the training set (as many non-rings)", type: "log", ticks: counts },
+  y: { label: `${metric} (94 test galaxies)`, range: [0.4, 0.9] }, layout: { legend: { font: { size: 10 } } },
+});
+// %%
+const paper = [
+  { n: 79, accuracy: 0.857, label: "GZ-pretrained, top only" },
+  { n: 79, accuracy: 0.8, label: "ImageNet (about 0.80)" },
+  { n: 79, accuracy: 0.5, label: "scratch (about 0.5)" },
+];
+const paperDots = gm.plot.dot(paper, { x: "n", y: "accuracy", text: "label", textPosition: "middle left", name: "paper (Walmsley et al. 2022)", style: { symbol: "star", size: 12, color: "black" } });
+await save(gm.plot.figure([curves("accuracy"), paperDots], axes("accuracy")), "rings-learning-curve", { width: 1000, height: 560 });
+await save(gm.plot.figure([curves("auc")], axes("ROC AUC")), "rings-learning-curve-auc", { width: 1000, height: 560 });
 // %% [markdown]
 // ## The galaxies the model gets most wrong
 // galmorph's frozen encoder with the linear head trained on all 188 + 188 training galaxies: the test
 // galaxies whose mean predicted ring probability (over the repeats) is furthest from their label.
 // %%
 const maxN = Math.max(...counts);
-const wrong = gm.mostWrong(frozen, (r) => r.start === "galmorph" && r.depth === "head" && r.n === maxN, 12);
+const wrong = gm.finetuning.mostWrong(frozen, (r) => r.start === "galmorph" && r.depth === "head" && r.n === maxN, 12);
 await showGalaxies(rings, {
   ids: wrong.map((w) => w.id),
   captions: wrong.map((w) => `${w.label ? "ring" : "not ring"}, p(ring) ${w.score.toFixed(2)}`),
@@ -197,17 +145,16 @@ await showGalaxies(rings, {
 // %%
 const trainIds = new Set([...split.pool.positive, ...split.pool.negative].map((i) => rings.ids()[i]));
 const testIds = split.test.map((i) => rings.ids()[i]);
-const kept = await gm.finetuneCatalog({
-  catalog: rings.subset([...trainIds]),
-  labelCol: "ring",
-  head: HEAD,
-  learningRate: LEARNING_RATE,
+const kept = await gm.finetuning.finetuneCatalog({
+  catalog: rings.subset([...trainIds]), labelCol: "ring", head: HEAD, learningRate: LEARNING_RATE,
   featureCache: path.join(cacheDir, "decals-rings-470-train-pool-galmorph.parquet"),
   out: path.join(gm.outDir(), "models", "rings-finetuned"),
 });
+// %%
 const testCat = rings.subset(testIds);
-const pred = await kept.model.predictFiles(testCat.rows.map((r) => testCat.imagePath(r)));
-const testScores = testIds.map((_, i) => pred.values[i * 2 + 1]);
+const testScores = (await gm.predictCatalog(kept.model, testCat)).column("p_1");
 const testLabels = testCat.column("ring").map(Number);
-showTable([{ model: "out/models/rings-finetuned", accuracy: gm.binaryAccuracy(testLabels, testScores), auc: gm.rocAuc(testLabels, testScores), "training galaxies": kept.model.config.training.trainExamples, "validation galaxies": kept.model.config.training.validationExamples, "best epoch": kept.model.config.training.bestEpoch }]);
+const training = kept.model.config.training;
+const measured = { accuracy: gm.finetuning.binaryAccuracy(testLabels, testScores), auc: gm.finetuning.rocAuc(testLabels, testScores) };
+showTable([{ model: "out/models/rings-finetuned", ...measured, "training galaxies": training.trainExamples, "validation galaxies": training.validationExamples, "best epoch": training.bestEpoch }]);
 kept.model.dispose();

@@ -74,6 +74,11 @@ export interface LabelStoreOptions extends ReadLabelsOptions {
   embeddings?: EmbeddingsFingerprint;
   /** Create the file when it does not exist. Default true. */
   create?: boolean;
+  /**
+   * Only read: never create, truncate or append to the file (a torn last line is ignored, not cut
+   * off), and `append` is refused. For commands that only rank. Default false.
+   */
+  readOnly?: boolean;
 }
 
 /** Throws unless `score` is an integer from 0 to 5; the error names the galaxy (and where, if given). */
@@ -208,6 +213,8 @@ export class LabelStore {
     lines: number,
     /** Warnings from loading (a torn last line). */
     readonly warnings: string[],
+    /** Opened with `readOnly`: append is refused. */
+    readonly readOnly = false,
   ) {
     this.latest = loaded.labels;
     this.all = loaded.records;
@@ -223,7 +230,7 @@ export class LabelStore {
     const abs = path.resolve(file);
     const exists = fs.existsSync(abs) && fs.statSync(abs).size > 0;
     if (!exists) {
-      if (!(options.create ?? true)) throw new Error(`galmorph: labels file not found: ${abs}`);
+      if (options.readOnly || !(options.create ?? true)) throw new Error(`galmorph: labels file not found: ${abs}`);
       fs.mkdirSync(path.dirname(abs), { recursive: true });
       const header: LabelFileHeader = { galmorph: 'anomaly-labels', version: 1, created: new Date().toISOString(), embeddings: options.embeddings };
       appendDurable(abs, `${JSON.stringify(header)}\n`);
@@ -239,6 +246,10 @@ export class LabelStore {
         `galmorph: ${abs} holds scores made with other embeddings: it was started with ${describeFingerprint(have)}, ` +
           `but this session uses ${describeFingerprint(want)}. Resume with the embeddings it was started with, or give a new labels file.`,
       );
+    }
+    if (options.readOnly) {
+      const complete = (loaded.header ? 1 : 0) + loaded.records.length;
+      return new LabelStore(abs, loaded.header, loaded, complete, loaded.warnings, true);
     }
     // Make the end of the file a clean line boundary before anything is appended.
     let size = fs.statSync(abs).size;
@@ -286,6 +297,7 @@ export class LabelStore {
   append(id: string, score: number, time: Date = new Date()): LabelRecord {
     if (typeof id !== 'string' || id === '') throw new Error(`galmorph: a score for ${this.file} needs a galaxy id, got ${JSON.stringify(id)}`);
     checkScore(id, score);
+    if (this.readOnly) throw new Error(`galmorph: ${this.file} was opened read-only; open it without readOnly to add scores`);
     const record: LabelRecord = { id, score, time: time.toISOString(), line: this.lines + 1 };
     appendDurable(this.file, `${JSON.stringify({ id, score, time: record.time })}\n`);
     this.lines += 1;

@@ -22,6 +22,8 @@ export interface AnomalySessionOptions extends AnomalyFinderOptions, ReadLabelsO
   embeddingsFile?: string;
   /** Create the labels file when it does not exist. Default true. */
   create?: boolean;
+  /** Only read the labels file (ranking): it is never created, repaired or appended to. Default false. */
+  readOnly?: boolean;
 }
 
 /** How the next galaxies are chosen: at random until `initialLabels` are scored, then by expected improvement. */
@@ -61,7 +63,7 @@ export class AnomalySession {
   static open(embeddings: Embeddings | string, labelsFile: string, options: AnomalySessionOptions = {}): AnomalySession {
     const e = typeof embeddings === 'string' ? readEmbeddings(embeddings) : embeddings;
     const source = options.embeddingsFile ?? (typeof embeddings === 'string' ? embeddings : undefined);
-    const store = LabelStore.open(labelsFile, { embeddings: embeddingsFingerprint(e, source), create: options.create, onWarning: options.onWarning });
+    const store = LabelStore.open(labelsFile, { embeddings: embeddingsFingerprint(e, source), create: options.create, readOnly: options.readOnly, onWarning: options.onWarning });
     return new AnomalySession(PersonalisedAnomalyFinder.fromEmbeddings(e, options), store, options);
   }
 

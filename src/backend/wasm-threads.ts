@@ -39,14 +39,47 @@ export function wasmThreadCount(): number {
   return Math.min(Math.max(os.cpus().length, 1), 8);
 }
 
-function writeTemp(text: string): string {
-  const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), 'galmorph-wasm');
-  fs.mkdirSync(dir, { recursive: true });
+/**
+ * The folder generated worker scripts are cached in: `$TMPDIR/galmorph-wasm-<uid>`, created mode
+ * 0700 and used only when it is a real directory owned by this user that nobody else can write.
+ * Anything else there (another user's folder, a symlink, a group- or world-writable folder) is
+ * never trusted: a fresh private folder (mkdtemp, 0700) is used instead.
+ */
+let fallbackDir: string | undefined;
+export function workerCacheDir(): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  const dir = path.join(os.tmpdir(), `galmorph-wasm-${uid ?? 'user'}`);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = fs.lstatSync(dir);
+  const private_ = st.isDirectory() && !st.isSymbolicLink() && (uid === undefined || (st.uid === uid && (st.mode & 0o077) === 0));
+  if (private_) return dir;
+  fallbackDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'galmorph-wasm-'));
+  return fallbackDir;
+}
+
+/**
+ * Writes `text` to a content-addressed file in the private cache folder and returns its path. A
+ * file already there is used only when its bytes hash to its name (the full sha256); otherwise
+ * it is replaced atomically, so a tampered or truncated script never runs.
+ */
+export function writeTemp(text: string, dir: string = workerCacheDir()): string {
+  const hash = crypto.createHash('sha256').update(text).digest('hex');
   const file = path.join(dir, `${hash}.js`);
-  if (!fs.existsSync(file)) {
-    fs.writeFileSync(`${file}.${process.pid}`, text);
-    fs.renameSync(`${file}.${process.pid}`, file);
+  let intact = false;
+  try {
+    const st = fs.lstatSync(file);
+    intact = st.isFile() && crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') === hash;
+  } catch {
+    intact = false;
+  }
+  if (!intact) {
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
+    fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
+    fs.renameSync(tmp, file);
   }
   return file;
 }

@@ -17,6 +17,7 @@ import { AnomalySession } from '../anomaly/session';
 import { ANOMALY_DEFAULTS, RankedGalaxy } from '../anomaly/personalised';
 import { MAX_SCORE, MIN_SCORE } from '../anomaly/labels';
 import { addCatalogSourceOptions, CatalogSourceOptions, integer, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER, resolveCatalog, validated } from './options';
+import { printable } from './terminal-text';
 import { terminalImage } from './terminal-image';
 
 interface AnomalyCliOptions extends CatalogSourceOptions {
@@ -61,6 +62,8 @@ export function anomalyCommand(): Command {
         components: opts.components,
         seed: opts.seed,
         create: opts.interactive === true,
+        // Ranking only reads the scores.
+        readOnly: opts.interactive !== true,
         onWarning: (w) => console.error(w),
       });
       if (opts.interactive) {
@@ -86,10 +89,11 @@ export function anomalyCommand(): Command {
 
 /** The ranking as an aligned text table. */
 export function formatRanking(rows: RankedGalaxy[]): string {
-  const idWidth = Math.max(2, ...rows.map((r) => r.id.length));
+  const ids = rows.map((r) => printable(r.id));
+  const idWidth = Math.max(2, ...ids.map((id) => id.length));
   const head = `${'rank'.padStart(5)}  ${'id'.padEnd(idWidth)}  ${'predicted'.padStart(9)}  ${'std'.padStart(6)}  label`;
   const body = rows.map(
-    (r) => `${String(r.rank).padStart(5)}  ${r.id.padEnd(idWidth)}  ${r.predicted.toFixed(3).padStart(9)}  ${r.std.toFixed(3).padStart(6)}  ${r.label ?? ''}`,
+    (r, i) => `${String(r.rank).padStart(5)}  ${ids[i]!.padEnd(idWidth)}  ${r.predicted.toFixed(3).padStart(9)}  ${r.std.toFixed(3).padStart(6)}  ${r.label ?? ''}`,
   );
   return [head, ...body].join('\n');
 }
@@ -154,7 +158,9 @@ const PROMPT = `score ${MIN_SCORE}-${MAX_SCORE}, s=skip, q=quit > `;
 export async function runInteractive(session: AnomalySession, catalog: Catalog, options: InteractiveOptions = {}): Promise<InteractiveEnd> {
   const out = options.output ?? process.stdout;
   const input = options.input ?? process.stdin;
-  const say = (s = '') => out.write(`${s}\n`);
+  // Every line but a galaxy's drawing quotes data (ids, paths): printed escaped.
+  const say = (s = '') => out.write(`${printable(s)}\n`);
+  const draw = (s: string) => out.write(`${s}\n`);
   const batchSize = options.batch ?? session.batchSize;
   const showImages = options.showImages ?? true;
 
@@ -196,7 +202,7 @@ export async function runInteractive(session: AnomalySession, catalog: Catalog, 
         say(`image ${file}`);
         if (showImages) {
           try {
-            say(await terminalImage(file, { width: options.imageWidth }));
+            draw(await terminalImage(file, { width: options.imageWidth }));
           } catch (err) {
             say(`(cannot draw it: ${err instanceof Error ? err.message : String(err)})`); // score it from the path, or skip it
           }

@@ -51,6 +51,7 @@ function catalogCheck(file: string, o: CatalogOpts): void {
   console.log(`${cat.file}: ${cat.length} rows, ${cat.columns.length} columns; ids unique in '${cat.idCol}'` +
     (cat.imageCol ? `; all ${cat.length} images in '${cat.imageCol}' exist (relative to ${path.dirname(cat.file)})` : ''));
   if (!o.schema) return;
+  if (cat.length === 0) throw new Error(`galmorph: ${cat.file} has no rows: no votes to count`);
   const schema = schemaByName(o.schema);
   const votes = voteCounts(cat, schema, { counts: o.counts, fractions: o.fractions, total: o.total, classColumn: o.classCol });
   console.log(`votes (${schema.name}, ${schema.questions.length} questions, ${schema.answerCount} answers) from ${votes.method}:`);

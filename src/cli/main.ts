@@ -6,9 +6,12 @@ import { Command } from 'commander';
 import { environmentReport, formatEnvReport } from '../env';
 import { dataCommand } from './data';
 import { finetuneCommand } from './finetune';
+import { printable } from './terminal-text';
 import { embedCommand, evaluateCommand, predictCommand, trainCommand } from './model';
 import { indexCommand, similarCommand } from './similarity';
 import { anomalyCommand } from './anomaly';
+import { workerCommand } from './scale';
+import { serveCommand } from './serve';
 import { reproduce } from '../notebooks/reproduce';
 import { VERSION } from '../version';
 
@@ -47,11 +50,19 @@ export function buildProgram(): Command {
   program.addCommand(finetuneCommand());
   program.addCommand(anomalyCommand());
   program.addCommand(indexCommand());
+  program.addCommand(workerCommand());
+  program.addCommand(serveCommand());
 
   return program;
 }
 
 /** Runs the CLI on an argv array (as process.argv). */
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    // Messages quote ids and paths from data: never let them drive the terminal.
+    if (err instanceof Error) err.message = printable(err.message);
+    throw err;
+  }
 }

@@ -21,6 +21,9 @@ import { formatExplainedVariance, pcaFileFor, RepresentationPca, writePca } from
 import { EpochRecord, TRAIN_DEFAULTS, trainGalaxyModel } from '../training/train-galaxy';
 import { fromCatalog, loadVoteDataset, VoteDataset } from '../schemas/vote-datasets';
 import { VoteColumns } from '../schemas/votes';
+import { writeTextAtomic } from '../data/embeddings';
+import { addSkipUnreadableOption, skippedListFile, skipReporter } from './skipped';
+import { addQueueOptions, embedWithQueue } from './scale';
 
 interface TrainCliOptions {
   dataset?: string[];
@@ -45,6 +48,8 @@ interface TrainCliOptions {
   maxSteps?: number;
   augment: boolean;
   resume?: boolean;
+  overwrite?: boolean;
+  skipUnreadable?: boolean;
   out: string;
 }
 
@@ -76,7 +81,7 @@ export function trainCommand(): Command {
   const cmd = new Command('train')
     .description('train the galaxy model on volunteer votes (Dirichlet-multinomial), with checkpoints and --resume');
   addCatalogSourceOptions(cmd, { catalog: 'your own catalogue (CSV, Parquet, Arrow) with vote columns', dataset: 'a dataset with votes from data-manifests', repeatable: true });
-  return addVoteOptions(cmd)
+  return addSkipUnreadableOption(addVoteOptions(cmd))
     .option('--arch <name>', 'encoder: galmorph-cnn, smallcnn, efficientnet-b0', DEFAULT_CONFIG.arch)
     .addOption(validated('--size <px>', 'input size', POSITIVE_INTEGER, DEFAULT_CONFIG.size))
     .option('--greyscale', 'one channel instead of RGB')
@@ -89,7 +94,8 @@ export function trainCommand(): Command {
     .addOption(validated('--micro-batch <n>', 'examples per forward/backward pass (memory)', POSITIVE_INTEGER))
     .addOption(validated('--max-steps <n>', 'at most this many steps per epoch (quick runs)', POSITIVE_INTEGER))
     .option('--no-augment', 'no rotations, flips or crops')
-    .option('--resume', 'continue from <out>/checkpoint')
+    .option('--resume', 'continue from <out>/checkpoint (refused when any setting that changes the split or the model differs)')
+    .option('--overwrite', 'start afresh in an --out folder that holds an earlier run (its files are removed)')
     .requiredOption('--out <dir>', 'output folder, e.g. models/my-model')
     .action(async (opts: TrainCliOptions) => {
       console.log(`galmorph train — ${describeBackend(await initBackend())}`);
@@ -98,6 +104,7 @@ export function trainCommand(): Command {
       let bar: ReturnType<MultiBar['create']> | undefined;
       let records: EpochRecord[] = [];
       let barEpoch = 0;
+      const skips = skipReporter('train', skippedListFile(opts.out, true));
       try {
         records = await trainGalaxyModel({
           datasets,
@@ -112,6 +119,9 @@ export function trainCommand(): Command {
           maxStepsPerEpoch: opts.maxSteps,
           augment: opts.augment,
           resume: opts.resume,
+          overwrite: opts.overwrite,
+          skipUnreadable: opts.skipUnreadable,
+          onSkip: skips.onSkip,
           onStep: (epoch, step, steps, loss) => {
             if (!bar || barEpoch !== epoch) {
               bar?.stop();
@@ -126,6 +136,7 @@ export function trainCommand(): Command {
       } finally {
         bars.stop();
       }
+      skips.write();
       await writeLossPlot(opts.out, (line) => console.error(line));
       console.log(`model written to ${path.resolve(opts.out)} (best epoch in model/, log in train-log.jsonl; ${records.length} epochs this run)`);
     });
@@ -139,11 +150,12 @@ interface PredictCliOptions {
   schema?: string;
   samples: number;
   batch: number;
+  skipUnreadable?: boolean;
   out: string;
 }
 
 export function predictCommand(): Command {
-  return new Command('predict')
+  return addSkipUnreadableOption(new Command('predict'))
     .description('predicted vote fractions (mean of Monte Carlo dropout samples) and their spread, per galaxy and answer; with a fine-tuned model, its predictions')
     .option('--model <dir>', `a model folder from galmorph train or galmorph finetune (default: ${path.relative(process.cwd(), defaultModelDir()) || defaultModelDir()})`)
     .requiredOption('--catalog <file>', 'catalogue of galaxies (CSV, Parquet, Arrow)')
@@ -157,17 +169,21 @@ export function predictCommand(): Command {
       console.error(`galmorph predict — ${describeBackend(await initBackend())}`);
       const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
       const model = await loadModel(opts.model);
+      const skips = skipReporter('predict', skippedListFile(opts.out));
       try {
         const prediction = await predictCatalog(model, catalog, {
           schema: opts.schema,
           samples: opts.samples,
           batchSize: opts.batch,
+          skipUnreadable: opts.skipUnreadable,
+          onSkip: skips.onSkip,
           onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
         });
         process.stderr.write('\n');
         const rows = prediction.rows();
         fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-        fs.writeFileSync(opts.out, Papa.unparse(rows, { newline: '\n', columns: ['id', ...prediction.columns, ...(prediction.labels ? ['predicted'] : [])] }) + '\n');
+        skips.write();
+        writeTextAtomic(opts.out, Papa.unparse(rows, { newline: '\n', columns: ['id', ...prediction.columns, ...(prediction.labels ? ['predicted'] : [])] }) + '\n');
         console.error(`wrote ${rows.length} galaxies x ${prediction.columns.length} columns (${prediction.columns.slice(0, 4).join(', ')}${prediction.columns.length > 4 ? ', ...' : ''}) to ${opts.out}`);
       } finally {
         disposeModel(model);
@@ -188,7 +204,7 @@ export function evaluateCommand(): Command {
 }
 
 export function embedCommand(): Command {
-  return new Command('embed')
+  return addQueueOptions(addSkipUnreadableOption(new Command('embed')))
     .description("the galaxy model's representation of every galaxy of a catalogue (Parquet or Arrow: id, vector); a rerun continues an interrupted one")
     .option('--model <dir|id>', `a model folder from galmorph train, or an encoder id (${ENCODER_IDS.join(', ')})`, defaultModelDir())
     .requiredOption('--catalog <file>', 'catalogue of galaxies (CSV, Parquet, Arrow)')
@@ -199,18 +215,26 @@ export function embedCommand(): Command {
     .requiredOption('--out <file>', 'output: .parquet, or .arrow for Arrow IPC')
     .addOption(validated('--pca <n>', 'also fit a PCA of n components and write it beside the output (emb.parquet -> emb.pca.json), reusable with galmorph similar --pca-file', POSITIVE_INTEGER))
     .option('--pca-scale', 'with --pca: standardise each dimension first')
-    .action(async (opts: { model: string; catalog: string; idCol: string; imageCol: string; batch: number; partSize: number; out: string; pca?: number; pcaScale?: boolean }) => {
+    .option('--overwrite', 'discard the parts of an interrupted run made from other inputs (<out>.parts) instead of refusing to resume')
+    .action(async (opts: { model: string; catalog: string; idCol: string; imageCol: string; batch: number; partSize: number; out: string; pca?: number; pcaScale?: boolean; overwrite?: boolean; skipUnreadable?: boolean; queue?: string; shardSize?: number; attempts: number }) => {
       const components = opts.pca;
+      if (opts.queue === undefined && opts.shardSize !== undefined) throw new Error('galmorph embed: --shard-size goes with --queue (without it, --part-size)');
       console.error(`galmorph embed — ${describeBackend(await initBackend())}`);
       const encoder = await loadEncoder(opts.model);
       const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
-      const e = await embedCatalog(encoder, catalog, opts.out, {
+      const skips = skipReporter('embed', skippedListFile(opts.out));
+      const queue = opts.queue;
+      const e = await (queue !== undefined ? embedWithQueue(encoder, catalog, opts.out, { ...opts, queue }, skips.onSkip) : embedCatalog(encoder, catalog, opts.out, {
         batchSize: opts.batch,
         partSize: opts.partSize,
+        overwrite: opts.overwrite,
+        skipUnreadable: opts.skipUnreadable,
+        onSkip: skips.onSkip,
         onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
         log: (line) => console.error(line),
-      }).finally(() => encoder.dispose());
+      })).finally(() => encoder.dispose());
       process.stderr.write('\n');
+      skips.write();
       console.error(`wrote ${e.ids.length} representations of ${e.dim} dimensions to ${opts.out}`);
       if (components !== undefined) {
         const pca = RepresentationPca.fit(e, { components, scale: opts.pcaScale ?? false });

@@ -3,10 +3,12 @@ import * as fs from 'node:fs';
 import { Command } from 'commander';
 import Papa from 'papaparse';
 import { Embeddings, readEmbeddings } from '../data/embeddings';
+import { printable } from './terminal-text';
 import { formatExplainedVariance, readPca, RepresentationPca } from '../representations/pca';
 import { APPROXIMATE_FROM, DEFAULT_EF, HNSW_DEFAULTS, HnswIndex } from '../similarity/ann';
 import { checkMetric, Neighbour, similar } from '../similarity/search';
 import { oneOf, POSITIVE_INTEGER, validated } from './options';
+import { indexLance, LANCE_INDEX_OPTIONS, LANCE_QUERY_OPTIONS, LanceIndexCliOptions, LanceQueryCliOptions, similarLance } from './lance';
 
 const INDEX_KINDS = ['auto', 'exact', 'hnsw'] as const;
 type IndexKind = (typeof INDEX_KINDS)[number];
@@ -39,8 +41,8 @@ function pcaFromOptions(cmd: string, opts: PcaCliOptions, e: Embeddings, embeddi
   return pca;
 }
 
-interface SimilarCliOptions extends PcaCliOptions {
-  embeddings: string;
+interface SimilarCliOptions extends PcaCliOptions, LanceQueryCliOptions {
+  embeddings?: string;
   query: string;
   k: number;
   metric?: string;
@@ -54,17 +56,22 @@ export function similarCommand(): Command {
   return addPcaOptions(
     new Command('similar')
       .description('the galaxies most similar to one galaxy: exact search, or an HNSW index (approximate) for large catalogues')
-      .requiredOption('--embeddings <file>', 'from galmorph embed (.parquet or .arrow)')
+      .option('--embeddings <file>', 'from galmorph embed (.parquet or .arrow); or --lance')
       .requiredOption('--query <id>', 'id of the query galaxy')
       .addOption(validated('--k <n>', 'neighbours to return', POSITIVE_INTEGER, 10))
       .option('--metric <name>', 'cosine or euclidean (default cosine, or the index\'s)'),
   )
-    .addOption(validated('--index <kind>', `exact, hnsw, or auto: exact below ${APPROXIMATE_FROM.toLocaleString('en')} galaxies, hnsw from there`, oneOf(INDEX_KINDS), 'auto'))
+    .addOption(validated('--index <kind>', 'exact, hnsw (builds an index in memory first), or auto: exact, or the --index-file given', oneOf(INDEX_KINDS), 'auto'))
     .option('--index-file <file>', 'a saved HNSW index of these embeddings (from galmorph index); its metric and PCA are used')
     .addOption(validated('--ef <n>', 'HNSW search breadth: higher is slower and closer to exact', POSITIVE_INTEGER, DEFAULT_EF))
     .option('--out <file>', 'also write the neighbours as CSV (rank, id, distance)')
-    .action((opts: SimilarCliOptions) => {
+    .addOption(LANCE_QUERY_OPTIONS.lance())
+    .addOption(LANCE_QUERY_OPTIONS.nprobes())
+    .addOption(LANCE_QUERY_OPTIONS.refineFactor())
+    .action(async (opts: SimilarCliOptions) => {
       const { k, ef } = opts;
+      if (opts.lance !== undefined) return similarLance(opts);
+      if (opts.embeddings === undefined) throw new Error('galmorph similar: give --embeddings <file> (from galmorph embed) or --lance <dir> (from galmorph index --lance)');
       const e = readEmbeddings(opts.embeddings);
       let kind = opts.index;
       if (opts.indexFile !== undefined) {
@@ -72,8 +79,10 @@ export function similarCommand(): Command {
         kind = 'hnsw';
       }
       if (kind === 'auto') {
-        kind = e.ids.length >= APPROXIMATE_FROM ? 'hnsw' : 'exact';
-        if (kind === 'hnsw') console.error(`galmorph similar: ${e.ids.length} galaxies (≥ ${APPROXIMATE_FROM}): approximate search with an HNSW index (ef ${ef}); --index exact searches exactly`);
+        // Building an index costs more than thousands of exact queries: one query is always
+        // answered exactly, unless a saved index is given.
+        kind = 'exact';
+        if (e.ids.length >= APPROXIMATE_FROM) console.error(`galmorph similar: ${e.ids.length} galaxies: searching exactly; for many queries build an index once (galmorph index) and pass --index-file`);
       }
       let found: Neighbour[];
       let described: string;
@@ -98,15 +107,15 @@ export function similarCommand(): Command {
         }
         described = `${metric}${pca ? `, ${pca.components} PCA components` : ''}${kind === 'hnsw' ? `, HNSW ef ${ef}` : ''}`;
       }
-      console.log(`neighbours of ${opts.query} (${described}):`);
-      for (const n of found) console.log(`${String(n.rank).padStart(4)}  ${n.id.padEnd(24)} ${n.distance.toFixed(5)}`);
+      console.log(`neighbours of ${printable(opts.query)} (${described}):`);
+      for (const n of found) console.log(`${String(n.rank).padStart(4)}  ${printable(n.id).padEnd(24)} ${n.distance.toFixed(5)}`);
       if (opts.out) fs.writeFileSync(opts.out, Papa.unparse(found.map((n) => ({ rank: n.rank, id: n.id, distance: n.distance })), { newline: '\n' }) + '\n');
     });
 }
 
-interface IndexCliOptions extends PcaCliOptions {
+interface IndexCliOptions extends PcaCliOptions, LanceIndexCliOptions {
   embeddings: string;
-  out: string;
+  out?: string;
   metric?: string;
   m: number;
   efConstruction: number;
@@ -117,19 +126,26 @@ export function indexCommand(): Command {
     new Command('index')
       .description('build an HNSW index of embeddings for fast approximate galmorph similar (writes FILE and FILE.json)')
       .requiredOption('--embeddings <file>', 'from galmorph embed (.parquet or .arrow)')
-      .requiredOption('--out <file>', 'index file, e.g. emb.hnsw (its description goes to emb.hnsw.json)')
+      .option('--out <file>', 'index file, e.g. emb.hnsw (its description goes to emb.hnsw.json); or --lance')
       .option('--metric <name>', 'cosine or euclidean', 'cosine'),
   )
     .addOption(validated('--m <n>', 'links per node (hnswlib M)', POSITIVE_INTEGER, HNSW_DEFAULTS.m))
     .addOption(validated('--ef-construction <n>', 'candidate list while building', POSITIVE_INTEGER, HNSW_DEFAULTS.efConstruction))
-    .action((opts: IndexCliOptions) => {
+    .addOption(LANCE_INDEX_OPTIONS.lance())
+    .addOption(LANCE_INDEX_OPTIONS.lanceIndex())
+    .addOption(LANCE_INDEX_OPTIONS.partitions())
+    .addOption(LANCE_INDEX_OPTIONS.subVectors())
+    .action(async (opts: IndexCliOptions) => {
       const metric = checkMetric(opts.metric);
+      if (opts.lance !== undefined) return indexLance(opts, metric);
+      if (opts.out === undefined) throw new Error('galmorph index: give --out <file> (an HNSW index in memory) or --lance <dir> (a LanceDB table on disk)');
+      const out = opts.out;
       const { m, efConstruction } = opts;
       const e = readEmbeddings(opts.embeddings);
       const pca = pcaFromOptions('index', opts, e, opts.embeddings);
       const t = performance.now();
       const index = HnswIndex.build(e, { metric, pca, m, efConstruction });
-      index.save(opts.out);
-      console.error(`indexed ${e.ids.length} galaxies (${metric}${pca ? `, ${pca.components} PCA components` : `, ${e.dim} dimensions`}, M ${m}, efConstruction ${efConstruction}) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${opts.out} and ${opts.out}.json`);
+      index.save(out);
+      console.error(`indexed ${e.ids.length} galaxies (${metric}${pca ? `, ${pca.components} PCA components` : `, ${e.dim} dimensions`}, M ${m}, efConstruction ${efConstruction}) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${out} and ${out}.json`);
     });
 }

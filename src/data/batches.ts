@@ -5,6 +5,8 @@
  * interruption behave the same everywhere.
  */
 import * as tf from '@tensorflow/tfjs';
+import { Catalog } from './catalog';
+import type { Pixels } from './images';
 import { loaderFor, prepareBatch, Preprocess } from './preprocess';
 
 export interface BatchOptions {
@@ -13,6 +15,38 @@ export interface BatchOptions {
   onProgress?: (done: number, total: number) => void;
   /** Checked between batches: an aborted signal stops the loop with its reason. */
   signal?: AbortSignal;
+  /**
+   * Leave out images that cannot be decoded instead of stopping at the first: their rows are NaN
+   * and each is reported to `onSkip`. Default false.
+   */
+  skipUnreadable?: boolean;
+  onSkip?: (skipped: SkippedImage) => void;
+  /** Names image `index` in errors and reports (e.g. the catalogue, row and id). Default: its path. */
+  describe?: (index: number) => string;
+}
+
+/** An image left out by `skipUnreadable`. */
+export interface SkippedImage {
+  index: number;
+  file: string;
+  /** Where it came from (see BatchOptions.describe). */
+  where: string;
+  reason: string;
+}
+
+function reasonOf(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/^galmorph: /, '');
+}
+
+/** Images to run a model on: a catalogue (its ids and image files) or image files (ids = paths). */
+export type ImageSource = Catalog | readonly string[];
+
+/** Ids and image files of a source, in order, and how to name one in messages (catalogue, row, id). */
+export function sourceFiles(source: ImageSource): { ids: string[]; files: string[]; describe: (index: number) => string } {
+  if (source instanceof Catalog) {
+    return { ids: source.ids(), files: source.rows.map((r) => source.imagePath(r)), describe: (i) => source.describeRow(source.rows[i]!) };
+  }
+  return { ids: [...source], files: [...source], describe: (i) => source[i]! };
 }
 
 /**
@@ -32,17 +66,37 @@ export async function mapImageBatches(
   const out = new Float32Array(files.length * width);
   for (let s = 0; s < files.length; s += batch) {
     options.signal?.throwIfAborted();
-    const pixels = await Promise.all(files.slice(s, s + batch).map((f) => loader.get(f)));
-    const x = prepareBatch(pixels, preprocess);
-    try {
-      const rows = await apply(x);
-      if (rows.length !== pixels.length * width) throw new Error(`galmorph: a batch of ${pixels.length} images gave ${rows.length} values, not ${pixels.length} rows of ${width}`);
-      out.set(rows, s * width);
-    } finally {
-      x.dispose();
-      loader.clear();
+    const slice = files.slice(s, s + batch);
+    const settled = await Promise.allSettled(slice.map((f) => loader.get(f)));
+    const kept: number[] = [];
+    const pixels: Pixels[] = [];
+    settled.forEach((r, j) => {
+      if (r.status === 'fulfilled') {
+        kept.push(s + j);
+        pixels.push(r.value);
+        return;
+      }
+      const where = options.describe?.(s + j) ?? slice[j]!;
+      const reason = reasonOf(r.reason);
+      if (!options.skipUnreadable) {
+        loader.clear();
+        throw new Error(`galmorph: ${where}: ${reason.includes(slice[j]!) ? reason : `${slice[j]}: ${reason}`} (predict, embed and train take --skip-unreadable to leave such images out and list them)`);
+      }
+      out.fill(NaN, (s + j) * width, (s + j + 1) * width);
+      options.onSkip?.({ index: s + j, file: slice[j]!, where, reason });
+    });
+    if (pixels.length > 0) {
+      const x = prepareBatch(pixels, preprocess);
+      try {
+        const rows = await apply(x);
+        if (rows.length !== pixels.length * width) throw new Error(`galmorph: a batch of ${pixels.length} images gave ${rows.length} values, not ${pixels.length} rows of ${width}`);
+        kept.forEach((i, r) => out.set(rows.subarray(r * width, (r + 1) * width), i * width));
+      } finally {
+        x.dispose();
+      }
     }
-    options.onProgress?.(s + pixels.length, files.length);
+    loader.clear();
+    options.onProgress?.(s + slice.length, files.length);
   }
   return out;
 }

@@ -26,6 +26,24 @@ export interface CatalogOptions {
 
 export type CatalogRow = Record<string, string>;
 
+/** Which columns of a catalogue hold Galaxy Zoo votes (read by src/schemas/votes.ts). */
+export interface VoteColumns {
+  /** Count column template; `{answer}` is replaced by the answer key. */
+  counts?: string;
+  /** Fraction column template, used with `total` when there are no count columns. */
+  fractions?: string;
+  /** Column with the number of volunteers asked the first question(s). */
+  total?: string;
+  /** Column holding one answer per galaxy (its key, or a key of `classValues`). */
+  classColumn?: string;
+  /** Maps values of `classColumn` to answer keys (e.g. GZ1 codes '0'..'5'). */
+  classValues?: Record<string, string>;
+}
+
+
+/** The line of each row in its file (header = line 1), set by readCatalog; kept through subsets. */
+const ROW_NUMBERS = new WeakMap<CatalogRow, number>();
+
 export class Catalog {
   constructor(
     /** Absolute path of the catalogue file. */
@@ -55,6 +73,12 @@ export class Catalog {
     return path.resolve(this.dir, row[this.imageCol]!);
   }
 
+  /** Where a row is, for messages: `FILE, row N (id X)` (N counts the header as row 1). */
+  describeRow(row: CatalogRow): string {
+    const n = ROW_NUMBERS.get(row) ?? this.rows.indexOf(row) + 2;
+    return `${this.file}, row ${n} (id ${row[this.idCol]})`;
+  }
+
   /** The row with this id; the error names the catalogue when it is absent. */
   byId(id: string): CatalogRow {
     const row = this.rows.find((r) => r[this.idCol] === id);
@@ -68,22 +92,11 @@ export class Catalog {
     return this.rows.map((r) => r[name]!);
   }
 
-  /** A column as numbers (blank cells become NaN); a non-numeric cell is an error naming its row. */
+  /** A column as numbers (blank cells become NaN); a non-numeric or infinite cell is an error naming its row. */
   numbers(name: string): Float64Array {
     const raw = this.column(name);
     const out = new Float64Array(raw.length);
-    raw.forEach((v, i) => {
-      const t = v.trim();
-      if (t === '' || /^nan$/i.test(t)) {
-        out[i] = NaN;
-        return;
-      }
-      const x = Number(t);
-      if (Number.isNaN(x)) {
-        throw new Error(`galmorph: ${this.file}, row ${i + 2} (id ${this.rows[i]![this.idCol]}): column '${name}' holds '${v}', not a number`);
-      }
-      out[i] = x;
-    });
+    raw.forEach((v, i) => (out[i] = numericCell(v, () => `galmorph: ${this.describeRow(this.rows[i]!)}: column '${name}'`)));
     return out;
   }
 
@@ -101,6 +114,18 @@ export class Catalog {
   private withRows(rows: CatalogRow[]): Catalog {
     return new Catalog(this.file, this.columns, rows, this.idCol, this.imageCol);
   }
+}
+
+/**
+ * The one check for numeric input: a cell's number, NaN for a blank or 'NaN' cell (missing), and an
+ * error starting with `where()` for anything else that is not a finite number ('abc', 'Infinity', '1e999').
+ */
+export function numericCell(text: string, where: () => string): number {
+  const t = text.trim();
+  if (t === '' || /^nan$/i.test(t)) return NaN;
+  const x = Number(t);
+  if (!Number.isFinite(x)) throw new Error(`${where()} holds '${text}', ${Number.isNaN(x) ? 'not a number' : 'not a finite number'}`);
+  return x;
 }
 
 /** Throws, naming the file and the missing column and listing the columns present. */
@@ -132,9 +157,12 @@ function readBytes(file: string): Buffer {
 }
 
 function parseCsv(file: string, text: string): { columns: string[]; rows: CatalogRow[] } {
+  if (text.trim() === '') throw new Error(`galmorph: ${file} is empty: a catalogue needs a header line with its column names`);
   const parsed = Papa.parse<CatalogRow>(text, { header: true, skipEmptyLines: true, dynamicTyping: false });
-  if (parsed.errors.length > 0) {
-    const e = parsed.errors[0]!;
+  // A one-column file has no delimiter to detect: not an error.
+  const errors = parsed.errors.filter((e) => e.code !== 'UndetectableDelimiter');
+  if (errors.length > 0) {
+    const e = errors[0]!;
     throw new Error(`galmorph: ${file}, row ${(e.row ?? 0) + 2}: ${e.message}`);
   }
   return { columns: parsed.meta.fields ?? [], rows: parsed.data };
@@ -189,6 +217,7 @@ export function readCatalog(file: string, options: CatalogOptions = {}): Catalog
     throw new Error(`galmorph: ${abs}: ${dupes.length} duplicate id(s) in column '${idCol}': ${dupes.slice(0, 10).join(', ')}`);
   }
 
+  rows.forEach((r, i) => ROW_NUMBERS.set(r, i + 2));
   const catalog = new Catalog(abs, columns, rows, idCol, imageCol);
   if (imageCol !== null && (options.checkImages ?? true)) {
     const missing = rows.filter((r) => !fs.existsSync(catalog.imagePath(r)));

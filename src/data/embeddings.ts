@@ -25,12 +25,31 @@ export function toTable(e: Embeddings): Table {
   return new Table(schema, new RecordBatch(schema, struct));
 }
 
-function fromTable(t: Table, source: string): Embeddings {
+export function fromTable(t: Table, source: string): Embeddings {
   const idCol = t.getChild('id');
   const vecCol = t.getChild('vector');
   if (!idCol || !vecCol) throw new Error(`galmorph: ${source} has no 'id' and 'vector' columns (found: ${t.schema.fields.map((f) => f.name).join(', ')})`);
   const ids = (idCol.toArray() as unknown[]).map(String);
-  const rows = vecCol.toArray() as ArrayLike<number>[];
+  const type = vecCol.type as unknown;
+  // The usual case (galmorph's own files): fixed-size lists of float32 without nulls, copied
+  // straight from Arrow's value buffers, chunk by chunk (one copy, no per-row arrays).
+  if (type instanceof FixedSizeList && type.children[0]?.type instanceof Float32 && vecCol.nullCount === 0) {
+    const dim = type.listSize;
+    const vectors = new Float32Array(ids.length * dim);
+    let off = 0;
+    for (const d of vecCol.data) {
+      const child = d.children[0]!;
+      const values = (child.values as Float32Array).subarray(child.offset, child.offset + d.length * dim);
+      if (values.length !== d.length * dim || child.nullCount > 0) return fromRows(ids, vecCol.toArray() as ArrayLike<number>[]);
+      vectors.set(values, off);
+      off += values.length;
+    }
+    return { ids, vectors, dim };
+  }
+  return fromRows(ids, vecCol.toArray() as ArrayLike<number>[]);
+}
+
+function fromRows(ids: string[], rows: ArrayLike<number>[]): Embeddings {
   const dim = rows.length ? rows[0]!.length : 0;
   const vectors = new Float32Array(ids.length * dim);
   rows.forEach((r, i) => vectors.set(Array.from(r), i * dim));
@@ -38,8 +57,18 @@ function fromTable(t: Table, source: string): Embeddings {
 }
 
 export function writeAtomic(file: string, bytes: Uint8Array): void {
-  fs.writeFileSync(`${file}.partial`, bytes);
-  fs.renameSync(`${file}.partial`, file);
+  try {
+    fs.writeFileSync(`${file}.partial`, bytes);
+    fs.renameSync(`${file}.partial`, file);
+  } catch (err) {
+    fs.rmSync(`${file}.partial`, { force: true });
+    throw err;
+  }
+}
+
+/** Writes a text file atomically (see writeAtomic). */
+export function writeTextAtomic(file: string, text: string): void {
+  writeAtomic(file, Buffer.from(text, 'utf8'));
 }
 
 /** Writes embeddings as Parquet (`.parquet`) or Arrow IPC (anything else). */
@@ -53,7 +82,15 @@ export function writeEmbeddings(file: string, e: Embeddings): void {
 export function readEmbeddings(file: string): Embeddings {
   if (!fs.existsSync(file)) throw new Error(`galmorph: embeddings file not found: ${file}`);
   const bytes = fs.readFileSync(file);
-  const table = file.endsWith('.parquet') ? tableFromIPC(readParquet(bytes).intoIPCStream()) : tableFromIPC(bytes);
+  const parquet = file.endsWith('.parquet');
+  let table: Table;
+  try {
+    table = parquet ? tableFromIPC(readParquet(bytes).intoIPCStream()) : tableFromIPC(bytes);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(`galmorph: ${file} is not ${parquet ? 'a Parquet' : 'an Arrow IPC'} file of embeddings (from galmorph embed; .parquet is read as Parquet, anything else as Arrow IPC): ${msg}`);
+  }
+  if (table.numCols === 0) throw new Error(`galmorph: ${file} is not an embeddings file (from galmorph embed): it holds no columns`);
   return fromTable(table, file);
 }
 

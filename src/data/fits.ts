@@ -121,13 +121,20 @@ function readData(header: FitsHeader, view: DataView, pos: number, where: string
       throw new Error(`${where}: ${(err as Error).message}`);
     }
   };
+  // Axis lengths and counts are whole numbers >= 0 (NAXIS at most 999): a negative or fractional
+  // one would become a bad typed-array length.
+  const whole = (key: string, fallback?: number, max = Number.MAX_SAFE_INTEGER) => {
+    const v = num(key, fallback);
+    if (!Number.isInteger(v) || v < 0 || v > max) throw new Error(`${where}: ${key} = ${v} is not a whole number from 0 to ${max}`);
+    return v;
+  };
   const bitpix = num('BITPIX');
-  const naxis = num('NAXIS');
-  const shape = Array.from({ length: naxis }, (_, i) => num(`NAXIS${i + 1}`));
+  const naxis = whole('NAXIS', undefined, 999);
+  const shape = Array.from({ length: naxis }, (_, i) => whole(`NAXIS${i + 1}`));
   const type = header.has('XTENSION') ? String(header.get('XTENSION')).trim() : 'PRIMARY';
   const count = naxis === 0 ? 0 : shape.reduce((a, b) => a * b, 1);
   const bytesPer = Math.abs(bitpix) / 8;
-  const bytes = bytesPer * num('GCOUNT', 1) * (num('PCOUNT', 0) + count);
+  const bytes = bytesPer * whole('GCOUNT', 1) * (whole('PCOUNT', 0) + count);
   if (![8, 16, 32, 64, -32, -64].includes(bitpix)) throw new Error(`${where}: BITPIX ${bitpix} is not allowed by the FITS standard`);
   if (pos + bytes > view.byteLength) throw new Error(`${where}: the data needs ${bytes} bytes but the file ends ${view.byteLength - pos} bytes after the header (truncated?)`);
   if ((type !== 'PRIMARY' && type !== 'IMAGE') || count === 0) return { hdu: { header, type, bitpix, shape, data: null }, bytes };
@@ -163,7 +170,8 @@ export function readFits(file: string): FitsHdu[] {
   try {
     return parseFits(bytes, file);
   } catch (err) {
-    throw new Error(`galmorph: cannot read FITS file ${(err as Error).message}`);
+    const msg = (err as Error).message;
+    throw new Error(`galmorph: cannot read FITS file ${msg.startsWith(file) ? msg : `${file}: ${msg}`}`);
   }
 }
 

@@ -142,7 +142,8 @@ export interface LoadResult {
   images: Pixels[];
   /** The file of each image (skipped files left out). */
   files: string[];
-  skipped: { file: string; error: string }[];
+  /** Files that could not be read, with their index in the files asked for. */
+  skipped: { index: number; file: string; error: string }[];
 }
 
 /**
@@ -167,15 +168,15 @@ export class ImageLoader {
     return p;
   }
 
-  async load(files: string[]): Promise<LoadResult> {
+  async load(files: string[], options: Pick<LoaderOptions, 'skipUnreadable'> = {}): Promise<LoadResult> {
     const settled = await mapLimit(files, this.options.concurrency ?? 4, (f) => this.get(f).then((im) => ({ im }), (err: Error) => ({ err })));
     const result: LoadResult = { images: [], files: [], skipped: [] };
     settled.forEach((s, i) => {
       if ('im' in s) {
         result.images.push(s.im);
         result.files.push(files[i]!);
-      } else if (this.options.skipUnreadable) {
-        result.skipped.push({ file: files[i]!, error: s.err.message });
+      } else if (options.skipUnreadable ?? this.options.skipUnreadable) {
+        result.skipped.push({ index: i, file: files[i]!, error: s.err.message });
       } else {
         throw s.err;
       }

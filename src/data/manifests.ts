@@ -14,10 +14,9 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import manifestSchema from './manifest.schema.json';
 import { dataRoots, DataRoot, projectRoot, userCacheDir } from '../paths';
-import { readCatalog, Catalog, CatalogOptions } from './catalog';
+import { readCatalog, Catalog, CatalogOptions, VoteColumns } from './catalog';
 import { downloadFile } from './download';
 import { mapLimit, sha256File } from './hash';
-import type { VoteColumns } from '../schemas/votes';
 
 export interface ManifestFile {
   /** Relative to the manifest's folder. */
@@ -67,9 +66,10 @@ export function parseManifest(json: unknown, source: string): Manifest {
     throw new Error(`galmorph: manifest ${source} does not match src/data/manifest.schema.json:\n${problems.join('\n')}`);
   }
   const m = { ...(json as Omit<Manifest, 'source'>), source };
+  if (m.folder.split('/').includes('..') || path.isAbsolute(m.folder)) throw new Error(`galmorph: manifest ${source}: folder '${m.folder}' leaves the data roots`);
   const seen = new Set<string>();
   for (const f of m.files) {
-    if (f.path.split('/').includes('..')) throw new Error(`galmorph: manifest ${source}: file path '${f.path}' leaves the dataset folder`);
+    if (f.path.split('/').includes('..') || path.isAbsolute(f.path)) throw new Error(`galmorph: manifest ${source}: file path '${f.path}' leaves the dataset folder`);
     if (seen.has(f.path)) throw new Error(`galmorph: manifest ${source}: file '${f.path}' is listed twice`);
     seen.add(f.path);
   }
@@ -126,7 +126,7 @@ export function locateFiles(m: Manifest): FileLocation[] {
   const roots = dataRoots().filter((r) => r.exists);
   return m.files.map((file) => {
     for (const root of roots) {
-      const candidate = path.join(root.dir, m.folder, file.path);
+      const candidate = confinedPath(root.dir, m.folder, file.path);
       if (fs.existsSync(candidate)) return { file, found: candidate, root };
     }
     return { file };
@@ -284,8 +284,8 @@ export async function fetchManifest(m: Manifest, progress: FetchProgress = {}): 
   const report: FetchReport = { manifest: m, present: m.files.length - missing.length, downloaded: [], pinned: [] };
   for (const [i, f] of missing.entries()) {
     progress.onStart?.(f, i, missing.length);
-    const dest = path.join(userCacheDir(), m.folder, f.path);
-    const r = await downloadFile(f.url!, dest, { sha256: f.sha256, size: f.size, onProgress: progress.onBytes });
+    const dest = confinedPath(userCacheDir(), m.folder, f.path);
+    const r = await downloadFile(f.url!, dest, { sha256: f.sha256, size: f.size, onProgress: progress.onBytes, allowedHosts: manifestHosts(m) });
     report.downloaded.push({ path: f.path, size: r.size, sha256: r.sha256, resumedFrom: r.resumedFrom });
     if (f.sha256 === null || f.size === null) {
       report.pinned.push(f.path);
@@ -294,6 +294,31 @@ export async function fetchManifest(m: Manifest, progress: FetchProgress = {}): 
   }
   return report;
 }
+
+/** `root/folder/file`, refused unless it lies inside `root` (whatever `..` or links the parts hold). */
+export function confinedPath(root: string, folder: string, file: string): string {
+  const base = path.resolve(root);
+  const full = path.resolve(base, folder, file);
+  const rel = path.relative(base, full);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`galmorph: '${path.join(folder, file)}' leaves ${base}`);
+  return full;
+}
+
+/** Hosts a manifest's downloads may be redirected to: those of its own urls and of the storage services they use. */
+export function manifestHosts(m: Manifest): string[] {
+  const hosts = new Set(STORAGE_HOSTS);
+  for (const u of [...m.upstream.map((x) => x.url), ...m.files.flatMap((f) => (f.url ? [f.url] : []))]) {
+    try {
+      hosts.add(new URL(u).hostname);
+    } catch {
+      // the schema already requires http(s) urls
+    }
+  }
+  return [...hosts];
+}
+
+/** Where the hosts of the committed manifests redirect downloads to. */
+const STORAGE_HOSTS = ['objects.githubusercontent.com', 'release-assets.githubusercontent.com', 'codeload.github.com', 'zenodo.org'];
 
 /** Records a learnt checksum in the user cache's copy of the manifest. */
 function pin(m: Manifest, file: string, sha256: string, size: number): void {

@@ -3,23 +3,29 @@
  * The loop itself is src/data/batches.ts, shared with prediction.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchOptions, mapImageBatches, readOutput } from '../data/batches';
-import { Catalog } from '../data/catalog';
-import { Embeddings } from '../data/embeddings';
+import { BatchOptions, ImageSource, mapImageBatches, readOutput, sourceFiles } from '../data/batches';
+import { Embeddings, selectRows } from '../data/embeddings';
 import type { Encoder } from './registry';
 
-/** Images to run a model on: a catalogue (its ids and image files) or image files (ids = paths). */
-export type ImageSource = Catalog | readonly string[];
+export type { ImageSource } from '../data/batches';
 
-/** Ids and image files of a source, in order. */
-export function sourceFiles(source: ImageSource): { ids: string[]; files: string[] } {
-  if (source instanceof Catalog) return { ids: source.ids(), files: source.rows.map((r) => source.imagePath(r)) };
-  return { ids: [...source], files: [...source] };
-}
-
-/** Features [n, dim] of every image of `source` through `encoder` (default batch 32). */
+/**
+ * Features [n, dim] of every image of `source` through `encoder` (default batch 32). With
+ * `skipUnreadable`, images that cannot be decoded are left out (ids and vectors) and reported to
+ * `onSkip`.
+ */
 export async function encode(encoder: Pick<Encoder, 'model' | 'preprocess' | 'dim'>, source: ImageSource, options: BatchOptions = {}): Promise<Embeddings> {
-  const { ids, files } = sourceFiles(source);
-  const vectors = await mapImageBatches(files, encoder.preprocess, encoder.dim, (x) => readOutput(() => encoder.model.apply(x, { training: false }) as tf.Tensor), options);
-  return { ids, vectors, dim: encoder.dim };
+  const { ids, files, describe } = sourceFiles(source);
+  const skipped = new Set<number>();
+  const vectors = await mapImageBatches(files, encoder.preprocess, encoder.dim, (x) => readOutput(() => encoder.model.apply(x, { training: false }) as tf.Tensor), {
+    describe,
+    ...options,
+    onSkip: (s) => {
+      skipped.add(s.index);
+      options.onSkip?.(s);
+    },
+  });
+  if (skipped.size === 0) return { ids, vectors, dim: encoder.dim };
+  const keep = ids.map((_, i) => i).filter((i) => !skipped.has(i));
+  return { ids: keep.map((i) => ids[i]!), vectors: selectRows({ ids, vectors, dim: encoder.dim }, keep), dim: encoder.dim };
 }

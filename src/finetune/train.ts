@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng, seededRng, shuffle } from '../data/augment';
 import { loaderFor, prepareBatch } from '../data/preprocess';
+import { selectRows } from '../data/embeddings';
 import { encode } from '../encoders/encode';
 import type { Encoder } from '../encoders/registry';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
@@ -144,15 +145,29 @@ async function cloneModel(m: tf.LayersModel): Promise<tf.LayersModel> {
   return copy;
 }
 
-/** Fine-tunes a new head (and optionally the top of the encoder) on labelled galaxies. */
-export async function finetune(start: Encoder, targets: Targets, input: FinetuneInput, options: FinetuneOptions = {}): Promise<FineTunedModel> {
-  const started = Date.now();
+/** Every option with its default filled in, as one run uses them. */
+interface ResolvedOptions {
+  head: HeadKind;
+  unfreeze: number | 'all';
+  lr: number;
+  encLr: number;
+  l2: number;
+  epochs: number;
+  batchSize: number;
+  patience: number;
+  balance: boolean;
+  augment: boolean;
+  seed: number;
+}
+
+function resolveOptions(options: FinetuneOptions, targets: Targets, start: Encoder): ResolvedOptions {
   const D = FINETUNE_DEFAULTS;
   const unfreeze = options.unfreezeBlocks ?? D.unfreezeBlocks;
   const deep = unfreeze !== 0;
   const lr = options.learningRate ?? (targets.info.task === 'tree' ? D.treeLearningRate : D.learningRate);
-  const o = {
+  return {
     head: options.head ?? D.head,
+    unfreeze,
     lr,
     encLr: options.encoderLearningRate ?? (start.pretraining === 'none' ? lr : lr / 10),
     l2: options.l2 ?? D.l2,
@@ -163,33 +178,97 @@ export async function finetune(start: Encoder, targets: Targets, input: Finetune
     augment: options.augment ?? D.augment,
     seed: options.seed ?? D.seed,
   };
+}
+
+function checkInput(targets: Targets, input: FinetuneInput, o: ResolvedOptions): void {
   const n = targets.ids.length;
   if (n === 0) throw new Error('galmorph: no training examples');
   if (!input.features && !input.files) throw new Error('galmorph: finetune needs features or image files');
-  if (deep && !input.files) throw new Error(`galmorph: unfreezing encoder blocks (${unfreeze}) needs image files, not only cached features`);
+  if (o.unfreeze !== 0 && !input.files) throw new Error(`galmorph: unfreezing encoder blocks (${o.unfreeze}) needs image files, not only cached features`);
   if (input.files && input.files.length !== n) throw new Error(`galmorph: ${input.files.length} image files for ${n} targets`);
+}
+
+interface EarlyStopping {
+  epochs: number;
+  patience: number;
+  /** One epoch of training; returns the mean training loss. */
+  trainEpoch: () => Promise<number>;
+  /** After each epoch, before validation (e.g. batch-norm recalibration). */
+  afterEpoch: () => Promise<void>;
+  /** Validation loss, or undefined when there is no validation split. */
+  validate: () => Promise<number | undefined>;
+  /** Variables whose values at the best epoch are kept. */
+  variables: tf.LayerVariable[];
+  onEpoch?: (e: EpochLog) => void;
+}
+
+/**
+ * Trains epoch by epoch until `patience` epochs bring no improvement of the monitored loss
+ * (validation, else training), then restores the variables of the best epoch.
+ */
+async function trainWithEarlyStopping(s: EarlyStopping): Promise<{ epochsRun: number; bestEpoch: number }> {
+  let snapshot: tf.Tensor[] = [];
+  const takeSnapshot = () => {
+    tf.dispose(snapshot);
+    snapshot = s.variables.map((v) => tf.keep(v.read().clone()));
+  };
+  let best = Infinity;
+  let bestEpoch = 0;
+  let bad = 0;
+  let epoch = 0;
+  try {
+    takeSnapshot();
+    while (epoch < s.epochs && bad < s.patience) {
+      epoch++;
+      const t0 = Date.now();
+      const trainLoss = await s.trainEpoch();
+      await s.afterEpoch();
+      const valLoss = await s.validate();
+      const monitored = valLoss ?? trainLoss;
+      const improved = monitored < best - 1e-4;
+      if (improved) {
+        best = monitored;
+        bestEpoch = epoch;
+        bad = 0;
+        takeSnapshot();
+      } else bad++;
+      s.onEpoch?.({ epoch, trainLoss, valLoss, best: improved, seconds: (Date.now() - t0) / 1000 });
+    }
+    s.variables.forEach((v, i) => v.write(snapshot[i]!));
+  } finally {
+    tf.dispose(snapshot);
+  }
+  return { epochsRun: epoch, bestEpoch };
+}
+
+/**
+ * Fine-tunes a new head (and optionally the top of the encoder) on labelled galaxies. The steps:
+ * options resolved; the encoder (a copy when it trains); frozen features; a validation split; the
+ * head, standardised on the training features; epochs with early stopping; the saved description.
+ */
+export async function finetune(start: Encoder, targets: Targets, input: FinetuneInput, options: FinetuneOptions = {}): Promise<FineTunedModel> {
+  const started = Date.now();
+  const o = resolveOptions(options, targets, start);
+  checkInput(targets, input, o);
+  const n = targets.ids.length;
+  const deep = o.unfreeze !== 0;
   const rng = seededRng(o.seed * 7919 + 17);
 
   // The encoder that trains is a copy; a frozen one is the starting point's own.
   const encoder = deep ? await cloneModel(start.model) : start.model;
-  const unfrozen = deep ? unfreezeTop(encoder, unfreeze) : [];
+  const unfrozen = deep ? unfreezeTop(encoder, o.unfreeze) : [];
   const dim = (encoder.outputs[0]!.shape as number[])[1]!;
   // Training every layer changes the features entirely: no standardisation from the initial ones.
-  const trainsAll = unfreeze === 'all';
+  const trainsAll = o.unfreeze === 'all';
   const features = trainsAll ? undefined : (input.features ?? (await encode(start, input.files!)).vectors);
   if (features && features.length !== n * dim) throw new Error(`galmorph: features of length ${features.length} are not ${n} rows of ${dim} (the encoder's output)`);
 
-  const { train, val } = validationSplit(targets, options.validationFraction ?? D.validationFraction, options.minValidation ?? D.minValidation, rng);
-  const spec: HeadSpec = { kind: o.head, ...outputSpec(targets.info), hidden: options.hidden ?? D.hidden, dropout: options.dropout ?? D.dropout, seed: o.seed };
+  const { train, val } = validationSplit(targets, options.validationFraction ?? FINETUNE_DEFAULTS.validationFraction, options.minValidation ?? FINETUNE_DEFAULTS.minValidation, rng);
+  const spec: HeadSpec = { kind: o.head, ...outputSpec(targets.info), hidden: options.hidden ?? FINETUNE_DEFAULTS.hidden, dropout: options.dropout ?? FINETUNE_DEFAULTS.dropout, seed: o.seed };
   const { model: head, standardize } = buildHead(dim, spec);
-  if (features) {
-    const trainFeatures = new Float32Array(train.length * dim);
-    train.forEach((i, r) => trainFeatures.set(features.subarray(i * dim, (i + 1) * dim), r * dim));
-    standardize.fit(trainFeatures, dim);
-  }
+  if (features) standardize.fit(selectRows({ ids: targets.ids, vectors: features, dim }, train), dim);
 
-  const weights =
-    o.balance && targets.classIndex ? balanceWeights(targets.classIndex, targets.info.classes!.length) : new Float32Array(n).fill(1);
+  const weights = o.balance && targets.classIndex ? balanceWeights(targets.classIndex, targets.info.classes!.length) : new Float32Array(n).fill(1);
   const q = targets.info.task === 'tree' ? AnswerSpace.fromNames([targets.info.schema!]).questionMatrix() : undefined;
   const featureTensor = deep ? undefined : tf.tensor2d(features!, [n, dim]);
   const p = start.preprocess;
@@ -204,16 +283,15 @@ export async function finetune(start: Encoder, targets: Targets, input: Finetune
   };
   // Batch normalisation uses batch statistics only when the whole encoder trains; then its moving
   // statistics are recomputed from the training images before every evaluation.
-  const encoderTraining = trainsAll;
   const recalibrate = async () => {
-    if (!encoderTraining) return;
+    if (!trainsAll) return;
     const batches: tf.Tensor[] = [];
     for (let s = 0; s < train.length; s += o.batchSize) batches.push(await batchInput(train.slice(s, s + o.batchSize), false));
     recalibrateBatchNorm(encoder, batches);
     tf.dispose(batches);
   };
   const forward = (x: tf.Tensor, training: boolean) => {
-    const f = deep ? (encoder.apply(x, { training: training && encoderTraining }) as tf.Tensor) : x;
+    const f = deep ? (encoder.apply(x, { training: training && trainsAll }) as tf.Tensor) : x;
     return head.apply(f, { training }) as tf.Tensor2D;
   };
   const headVars = head.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -221,12 +299,6 @@ export async function finetune(start: Encoder, targets: Targets, input: Finetune
   const kernels = headKernels(head);
   const headOpt = tf.train.adam(o.lr);
   const encOpt = tf.train.adam(o.encLr);
-  const snapshotVars = [...head.weights, ...(deep ? encoder.weights : [])];
-  let snapshot: tf.Tensor[] = [];
-  const takeSnapshot = () => {
-    tf.dispose(snapshot);
-    snapshot = snapshotVars.map((v) => tf.keep(v.read().clone()));
-  };
 
   const weightedLoss = (y: tf.Tensor2D, out: tf.Tensor2D, w: tf.Tensor1D) => tf.div(tf.sum(tf.mul(taskLoss(targets.info, y, out, q), w)), y.shape[0]) as tf.Scalar;
   const step = async (idx: number[]): Promise<number> => {
@@ -261,45 +333,53 @@ export async function finetune(start: Encoder, targets: Targets, input: Finetune
     return total / idx.length;
   };
 
-  let best = Infinity;
-  let bestEpoch = 0;
-  let bad = 0;
-  let epoch = 0;
+  let run: { epochsRun: number; bestEpoch: number };
   try {
-    takeSnapshot();
-    while (epoch < o.epochs && bad < o.patience) {
-      epoch++;
-      const t0 = Date.now();
-      const order = shuffle([...train], rng);
-      let sum = 0;
-      for (let s = 0; s < order.length; s += o.batchSize) {
-        const b = order.slice(s, s + o.batchSize);
-        sum += (await step(b)) * b.length;
-      }
-      const trainLoss = sum / order.length;
-      await recalibrate();
-      const valLoss = val.length ? await evalLoss(val) : undefined;
-      const monitored = valLoss ?? trainLoss;
-      const improved = monitored < best - 1e-4;
-      if (improved) {
-        best = monitored;
-        bestEpoch = epoch;
-        bad = 0;
-        takeSnapshot();
-      } else bad++;
-      options.onEpoch?.({ epoch, trainLoss, valLoss, best: improved, seconds: (Date.now() - t0) / 1000 });
-    }
-    snapshotVars.forEach((v, i) => v.write(snapshot[i]!));
+    run = await trainWithEarlyStopping({
+      epochs: o.epochs,
+      patience: o.patience,
+      trainEpoch: async () => {
+        const order = shuffle([...train], rng);
+        let sum = 0;
+        for (let s = 0; s < order.length; s += o.batchSize) {
+          const b = order.slice(s, s + o.batchSize);
+          sum += (await step(b)) * b.length;
+        }
+        return sum / order.length;
+      },
+      afterEpoch: recalibrate,
+      validate: async () => (val.length ? evalLoss(val) : undefined),
+      variables: [...head.weights, ...(deep ? encoder.weights : [])],
+      onEpoch: options.onEpoch,
+    });
   } finally {
-    tf.dispose(snapshot);
     featureTensor?.dispose();
     q?.dispose();
     headOpt.dispose();
     encOpt.dispose();
     loader?.clear();
   }
+  const config = describeRun(start, targets, spec, o, {
+    unfrozen,
+    featureDim: dim,
+    ...run,
+    monitor: val.length ? 'validation loss' : 'training loss',
+    trainExamples: train.length,
+    validationExamples: val.length,
+    seconds: (Date.now() - started) / 1000,
+  });
+  return new FineTunedModel(encoder, head, config, deep ? [encoder] : []);
+}
 
-  const config: FinetuneConfig = {
+/** What a fine-tuned model saves about how it was made (config.json). */
+function describeRun(
+  start: Encoder,
+  targets: Targets,
+  spec: HeadSpec,
+  o: ResolvedOptions,
+  r: { unfrozen: string[]; featureDim: number; epochsRun: number; bestEpoch: number; monitor: 'validation loss' | 'training loss'; trainExamples: number; validationExamples: number; seconds: number },
+): FinetuneConfig {
+  return {
     kind: 'galmorph-finetuned',
     galmorph: VERSION,
     start: {
@@ -312,27 +392,26 @@ export async function finetune(start: Encoder, targets: Targets, input: Finetune
     },
     targets: targets.info,
     head: spec,
-    unfreezeBlocks: unfreeze,
-    unfrozen,
-    featureDim: dim,
+    unfreezeBlocks: o.unfreeze,
+    unfrozen: r.unfrozen,
+    featureDim: r.featureDim,
     training: {
       learningRate: o.lr,
       encoderLearningRate: o.encLr,
       epochs: o.epochs,
-      epochsRun: epoch,
-      bestEpoch,
-      monitor: val.length ? 'validation loss' : 'training loss',
+      epochsRun: r.epochsRun,
+      bestEpoch: r.bestEpoch,
+      monitor: r.monitor,
       batchSize: o.batchSize,
       patience: o.patience,
       l2: o.l2,
-      augment: deep && o.augment,
+      augment: o.unfreeze !== 0 && o.augment,
       balance: o.balance,
       seed: o.seed,
-      trainExamples: train.length,
-      validationExamples: val.length,
-      seconds: (Date.now() - started) / 1000,
+      trainExamples: r.trainExamples,
+      validationExamples: r.validationExamples,
+      seconds: r.seconds,
       backend: tf.getBackend(),
     },
   };
-  return new FineTunedModel(encoder, head, config, deep ? [encoder] : []);
 }

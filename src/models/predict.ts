@@ -7,8 +7,9 @@
  *   fine-tuned model   `p_<class>` and `predicted`, `<column>_predicted`, or `<answer>_fraction`
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchOptions, mapImageBatches } from '../data/batches';
+import { BatchOptions, mapImageBatches, sourceFiles } from '../data/batches';
 import { Catalog } from '../data/catalog';
+import { selectRows } from '../data/embeddings';
 import { FineTunedModel, isFinetunedModelDir, predictionColumn } from './finetuned-model';
 import { LoadedGalaxyModel, predictFractions } from './galaxy-model';
 import { defaultModelDir, loadGalaxyModel } from './load';
@@ -96,23 +97,40 @@ export interface PredictCatalogOptions extends FilePredictionOptions {
 
 /** Predictions for every galaxy of a catalogue, from a galaxy model or a fine-tuned model. */
 export async function predictCatalog(model: GalmorphModel, catalog: Catalog, options: PredictCatalogOptions = {}): Promise<CatalogPrediction> {
-  const files = catalog.rows.map((r) => catalog.imagePath(r));
+  const { ids, files, describe } = sourceFiles(catalog);
+  const skipped = new Set<number>();
+  const batchOptions: PredictCatalogOptions = { describe, ...options, onSkip: (s) => {
+    skipped.add(s.index);
+    options.onSkip?.(s);
+  } };
+  let prediction: CatalogPrediction;
   if (model instanceof FineTunedModel) {
-    const p = await model.predictFiles(files, options);
-    return new CatalogPrediction(catalog.ids(), p.columns, p.values, p.labels);
-  }
-  const schema = options.schema ?? model.config.schemas[0]!;
-  const answers = model.space.indicesOf(schema).map((c) => model.space.answers[c]!.answer);
-  const { mean, std } = await predictFiles(model, files, schema, options);
-  const A = answers.length;
-  const values = new Float32Array(files.length * 2 * A);
-  for (let i = 0; i < files.length; i++) {
-    for (let j = 0; j < A; j++) {
-      values[i * 2 * A + 2 * j] = mean[i * A + j]!;
-      values[i * 2 * A + 2 * j + 1] = std[i * A + j]!;
+    const p = await model.predictFiles(files, batchOptions);
+    prediction = new CatalogPrediction(ids, p.columns, p.values, p.labels);
+  } else {
+    const schema = options.schema ?? model.config.schemas[0]!;
+    const answers = model.space.indicesOf(schema).map((c) => model.space.answers[c]!.answer);
+    const { mean, std } = await predictFiles(model, files, schema, batchOptions);
+    const A = answers.length;
+    const values = new Float32Array(files.length * 2 * A);
+    for (let i = 0; i < files.length; i++) {
+      for (let j = 0; j < A; j++) {
+        values[i * 2 * A + 2 * j] = mean[i * A + j]!;
+        values[i * 2 * A + 2 * j + 1] = std[i * A + j]!;
+      }
     }
+    prediction = new CatalogPrediction(ids, answers.flatMap((a) => [`${a}_fraction`, `${a}_fraction_std`]), values);
   }
-  return new CatalogPrediction(catalog.ids(), answers.flatMap((a) => [`${a}_fraction`, `${a}_fraction_std`]), values);
+  if (skipped.size === 0) return prediction;
+  // Images left out (skipUnreadable) have no row.
+  const keep = ids.map((_, i) => i).filter((i) => !skipped.has(i));
+  const w = prediction.columns.length;
+  return new CatalogPrediction(
+    keep.map((i) => ids[i]!),
+    prediction.columns,
+    selectRows({ ids, vectors: prediction.values, dim: w }, keep),
+    prediction.labels && keep.map((i) => prediction.labels![i]!),
+  );
 }
 
 /** Frees a model loaded by loadModel. */

@@ -10,7 +10,7 @@
  *     ruleY([0.5], { name: 'random' }),
  *   ], { x: { label: 'rings', type: 'log' }, y: 'accuracy' })
  */
-import type { Cell } from '../report/tables';
+import type { Cell, Deferred } from '../report/tables';
 import { baseLayout, Figure, Trace } from './figure';
 
 /** A column of the rows, or a function of one row. */
@@ -84,8 +84,9 @@ function plotValue(v: Cell): string | number | boolean | null {
   return v;
 }
 
+/** A value for a hover label: numbers other than integers to `digits` decimals. */
 function rounded(v: Cell, digits: number): string {
-  if (typeof v === 'number') return Number.isFinite(v) ? v.toFixed(digits) : String(v);
+  if (typeof v === 'number') return Number.isFinite(v) && !Number.isInteger(v) ? v.toFixed(digits) : String(v);
   return v === undefined || v === null ? '' : String(v);
 }
 
@@ -150,13 +151,15 @@ function markerStyle(style: SeriesStyle, size: number): Record<string, unknown> 
 }
 
 /** Lines through the points of each series (with markers unless `markers: false`), sorted by x. */
-export function line<T>(rows: readonly T[], options: LineOptions<T>): Mark {
+export function line<T>(rows: readonly T[], deferred: LineOptions<Deferred<T>>): Mark {
+  const options = deferred as LineOptions<T>;
   const mode = options.markers ?? true ? 'lines+markers' : 'lines';
   return seriesTraces(rows, options, (style) => ({ type: 'scatter', mode, line: lineStyle(style), marker: markerStyle(style, 6) }), options.sort ?? true);
 }
 
 /** Dots, one trace per series, optionally labelled with `text`. */
-export function dot<T>(rows: readonly T[], options: DotOptions<T>): Mark {
+export function dot<T>(rows: readonly T[], deferred: DotOptions<Deferred<T>>): Mark {
+  const options = deferred as DotOptions<T>;
   return seriesTraces(rows, options, (style, s) => {
     const trace: Trace = { type: 'scatter', mode: options.text ? 'markers+text' : 'markers', marker: markerStyle({ opacity: 0.8, ...style }, 6) };
     if (options.text) {
@@ -169,8 +172,8 @@ export function dot<T>(rows: readonly T[], options: DotOptions<T>): Mark {
 }
 
 /** Vertical bars, one trace per series; `figure()` groups the series side by side. */
-export function bar<T>(rows: readonly T[], options: MarkOptions<T>): Mark {
-  return seriesTraces(rows, options, (style) => ({ type: 'bar', marker: { color: style.color, opacity: style.opacity } }));
+export function bar<T>(rows: readonly T[], options: MarkOptions<Deferred<T>>): Mark {
+  return seriesTraces(rows, options as MarkOptions<T>, (style) => ({ type: 'bar', marker: { color: style.color, opacity: style.opacity } }));
 }
 
 export type ErrorBarOptions<T> = Omit<LineOptions<T>, 'y' | 'error'> & {
@@ -186,7 +189,8 @@ export type ErrorBarOptions<T> = Omit<LineOptions<T>, 'y' | 'error'> & {
  * Mean ± std: a point and error bar per row, joined per series (summary rows, e.g. from
  * `summariseBy` or a learning curve, read `mean` and `std` by default).
  */
-export function errorBars<T>(rows: readonly T[], options: ErrorBarOptions<T>): Mark {
+export function errorBars<T>(rows: readonly T[], deferred: ErrorBarOptions<Deferred<T>>): Mark {
+  const options = deferred as ErrorBarOptions<T>;
   const o = { ...options, y: options.y ?? ('mean' as Channel<T>), error: options.error ?? ('std' as Channel<T>) };
   return options.lines ?? true ? line(rows, o) : dot(rows, o);
 }
@@ -224,14 +228,14 @@ function rules<T>(rows: readonly T[], at: Channel<T>, axis: 'x' | 'y', options: 
 
 /** Horizontal reference lines across the plot: at the given values, or at each row's `y` (e.g. a baseline's mean). */
 export function ruleY(values: readonly number[], options?: RuleOptions<{ y: number }>): Mark;
-export function ruleY<T>(rows: readonly T[], options: RuleOptions<T> & { y: Channel<T> }): Mark;
+export function ruleY<T>(rows: readonly T[], options: RuleOptions<Deferred<T>> & { y: Channel<Deferred<T>> }): Mark;
 export function ruleY<T>(rows: readonly (T | number)[], options: RuleOptions<T> & { y?: Channel<T> } = {}): Mark {
   return typeof rows[0] === 'number' ? rules((rows as number[]).map((y) => ({ y })), 'y', 'y', options as RuleOptions<{ y: number }>) : rules(rows as T[], options.y!, 'y', options);
 }
 
 /** Vertical reference lines across the plot: at the given values, or at each row's `x`. */
 export function ruleX(values: readonly number[], options?: RuleOptions<{ x: number }>): Mark;
-export function ruleX<T>(rows: readonly T[], options: RuleOptions<T> & { x: Channel<T> }): Mark;
+export function ruleX<T>(rows: readonly T[], options: RuleOptions<Deferred<T>> & { x: Channel<Deferred<T>> }): Mark;
 export function ruleX<T>(rows: readonly (T | number)[], options: RuleOptions<T> & { x?: Channel<T> } = {}): Mark {
   return typeof rows[0] === 'number' ? rules((rows as number[]).map((x) => ({ x })), 'x', 'x', options as RuleOptions<{ x: number }>) : rules(rows as T[], options.x!, 'x', options);
 }

@@ -8,6 +8,12 @@ import Papa from 'papaparse';
 export type Cell = string | number | boolean | null | undefined;
 export type TableRow = Record<string, Cell>;
 
+/**
+ * `T`, but not a place to infer it from (TypeScript 5.4's NoInfer, which the notebook kernel's
+ * compiler predates): helpers taking rows and options infer the row type from the rows alone.
+ */
+export type Deferred<T> = [T][T extends unknown ? 0 : never];
+
 /** Column names in first-seen order across all rows. */
 export function tableColumns(rows: TableRow[]): string[] {
   const cols: string[] = [];
@@ -77,7 +83,8 @@ export interface PivotOptions<T> {
  * Long rows to a wide table: one output row per distinct `row` key, one column per `column`
  * value. Two input rows for one cell are an error (filter first).
  */
-export function pivot<T extends object>(rows: readonly T[], o: PivotOptions<T>): TableRow[] {
+export function pivot<T extends object>(rows: readonly T[], options: PivotOptions<Deferred<T>>): TableRow[] {
+  const o = options as unknown as PivotOptions<T>;
   const read = <K extends keyof T & string>(r: T, c: K | ((row: T) => Cell)): Cell => (typeof c === 'function' ? c(r) : (r[c] as Cell));
   const keyOf = (r: object) => JSON.stringify(o.row.map((c) => (r as Record<string, Cell>)[c] ?? null));
   const cells = new Map<string, Map<string, Cell>>();
@@ -93,9 +100,10 @@ export function pivot<T extends object>(rows: readonly T[], o: PivotOptions<T>):
     if (!seenColumns.includes(column)) seenColumns.push(column);
   }
   const columns = o.columns ?? seenColumns;
+  const missing = 'missing' in o ? o.missing : '';
   const wanted = o.rows ? o.rows.map((r) => ({ key: keyOf(r), row: Object.fromEntries(o.row.map((c) => [c, r[c]])) as TableRow })) : [...keys].map(([key, row]) => ({ key, row }));
   return wanted.map(({ key, row }) => {
     const found = cells.get(key);
-    return { ...row, ...Object.fromEntries(columns.map((c) => [c, found?.has(c) ? found.get(c) : o.missing ?? ''])) };
+    return { ...row, ...Object.fromEntries(columns.map((c) => [c, found?.has(c) ? found.get(c) : missing])) };
   });
 }

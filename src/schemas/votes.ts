@@ -6,6 +6,9 @@
  *  2. fraction columns plus a total (`fractions` + `total`), reconstructed down the tree (below);
  *  3. one class per galaxy (`classColumn`, e.g. GZ1 majority classes): one vote for that answer.
  *
+ * Every numeric cell goes through one check (numericCell): blank or 'NaN' is missing, anything else
+ * that is not a finite number ('abc', 'Infinity') is an error naming file, row, id and column.
+ *
  * Reconstruction from fractions (GZ2's public tables give fractions and `total_classifications`, not
  * per-question counts). Questions are visited in asking order:
  *  - a question every volunteer sees gets N = the `total` column;
@@ -14,24 +17,14 @@
  *    volunteers who reached it is the total times the product of fractions along its path;
  *  - its answers get N x fraction, with the question's fractions normalised to sum to 1 and rounded by
  *    largest remainder, so the counts are whole, never negative, and sum exactly to N;
- *  - a question whose fractions are all blank (nobody reached it) gets zero votes.
+ *  - a question whose fractions are all blank (nobody reached it) gets zero votes; one blank among
+ *    numbers is an error.
  * On GZ2 Table 5 (which has both), this recovers the published counts closely (see test/schemas.test.ts).
  */
-import { Catalog, requireColumns } from '../data/catalog';
+import { Catalog, numericCell, requireColumns, VoteColumns } from '../data/catalog';
 import { DecisionTree, Question } from './decision-tree';
 
-export interface VoteColumns {
-  /** Count column template; `{answer}` is replaced by the answer key. */
-  counts?: string;
-  /** Fraction column template, used with `total` when there are no count columns. */
-  fractions?: string;
-  /** Column with the number of volunteers asked the first question(s). */
-  total?: string;
-  /** Column holding one answer per galaxy (its key, or a key of `classValues`). */
-  classColumn?: string;
-  /** Maps values of `classColumn` to answer keys (e.g. GZ1 codes '0'..'5'). */
-  classValues?: Record<string, string>;
-}
+export type { VoteColumns } from '../data/catalog';
 
 export interface VoteTable {
   schema: DecisionTree;
@@ -51,15 +44,11 @@ export function columnFor(template: string, answer: string): string {
 
 /** Parses a vote cell; blank is NaN, anything non-numeric an error naming row and column. */
 function cell(cat: Catalog, i: number, column: string): number {
-  const raw = cat.rows[i]![column]!.trim();
-  if (raw === '' || /^nan$/i.test(raw)) return NaN;
-  const x = Number(raw);
-  if (Number.isNaN(x)) throw new Error(`${where(cat, i, column)} holds '${raw}', not a number`);
-  return x;
+  return numericCell(cat.rows[i]![column]!, () => where(cat, i, column));
 }
 
 function where(cat: Catalog, i: number, column: string): string {
-  return `galmorph: ${cat.file}, row ${i + 2} (id ${cat.rows[i]![cat.idCol]}): column '${column}'`;
+  return `galmorph: ${cat.describeRow(cat.rows[i]!)}: column '${column}'`;
 }
 
 /** Vote counts for every answer of `schema`, from the catalogue columns described by `cols`. */
@@ -91,6 +80,11 @@ export function voteCounts(cat: Catalog, schema: DecisionTree, cols: VoteColumns
       for (const q of schema.questions) {
         const n = q.requires.length === 0 ? Math.round(total) : q.requires.reduce((s, r) => s + row[index.get(r)!]!, 0);
         const f = q.answers.map((a) => fraction(cat, i, columnFor(cols.fractions!, a.key)));
+        // All blank: nobody reached the question. Some blank: a missing vote, never renormalised away.
+        const blank = f.findIndex((x) => Number.isNaN(x));
+        if (blank >= 0 && f.some((x) => !Number.isNaN(x))) {
+          throw new Error(`${where(cat, i, columnFor(cols.fractions!, q.answers[blank]!.key))} is blank or NaN while other answers of question '${q.key}' have fractions: NaN votes are errors`);
+        }
         largestRemainder(n, f).forEach((c, k) => (row[index.get(q.answers[k]!.key)!] = c));
       }
     }

@@ -15,7 +15,10 @@ import type { Embeddings } from '../data/embeddings';
 import { PcaJson, RepresentationPca } from '../representations/pca';
 import { checkMetric, Hit, Metric, Neighbour, rowOf } from './search';
 
-/** From this many galaxies `galmorph similar` searches approximately unless told otherwise. */
+/**
+ * From this many galaxies `galmorph similar` suggests a saved index (`galmorph index`) for repeated
+ * queries; one query is answered exactly, since building an index costs more than the search.
+ */
 export const APPROXIMATE_FROM = 100_000;
 
 export interface HnswOptions {

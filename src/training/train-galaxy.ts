@@ -10,10 +10,18 @@
  *   checkpoint/       last finished epoch: model, optimizer.json, state.json
  *   model/            best epoch by validation loss (what predict and embed load)
  *   train-log.jsonl   one JSON line per epoch
+ *
+ * A new run refuses a folder that already holds files unless `overwrite` (then the old run's files
+ * are removed before anything of the new one is written, so a folder never mixes two runs);
+ * model/ and checkpoint/ are swapped in whole. config.json records every setting that changes the
+ * split or the model (its `fingerprint`), and `resume` refuses a run that differs in any of them.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { SkippedImage } from '../data/batches';
+import { writeTextAtomic } from '../data/embeddings';
 import { ImageLoader, Pixels } from '../data/images';
 import { Rng, seededRng, shuffle } from '../data/augment';
 import { decodeSize, inputBatch } from '../data/preprocess';
@@ -45,6 +53,11 @@ export interface TrainOptions {
   augment?: boolean;
   /** Continue from `out/checkpoint`. */
   resume?: boolean;
+  /** Start afresh in a folder that holds an earlier run (its files are removed first). Default false. */
+  overwrite?: boolean;
+  /** Leave out galaxies whose image cannot be read, reporting each to `onSkip`. Default false. */
+  skipUnreadable?: boolean;
+  onSkip?: (skipped: SkippedImage) => void;
   /** Examples per forward/backward pass (see trainStep). */
   microBatch?: number;
   /** Stop each epoch after this many steps (quick runs and tests). */
@@ -73,21 +86,87 @@ function meanLoss(counts: tf.Tensor2D, out: tf.Tensor, q: tf.Tensor2D): tf.Scala
   return tf.mean(dirichletMultinomialNLL(counts, toConcentrations(out), q)) as tf.Scalar;
 }
 
-async function saveCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: TrainState): Promise<void> {
+/** Writes a folder through `write(tmp)` and swaps it in whole; a kill between the two renames leaves `.old`, found on resume. */
+async function writeFolder(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${dir}.tmp`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  await model.save(fileSystem(tmp));
-  await saveOptimizer(optimizer, path.join(tmp, 'optimizer.json'));
-  fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
-  // Swap in the complete checkpoint; a kill between the two renames leaves `.old`, found on resume.
+  await write(tmp);
   if (fs.existsSync(dir)) fs.renameSync(dir, `${dir}.old`);
   fs.renameSync(tmp, dir);
   fs.rmSync(`${dir}.old`, { recursive: true, force: true });
 }
 
+async function saveCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: TrainState): Promise<void> {
+  await writeFolder(dir, async (tmp) => {
+    await model.save(fileSystem(tmp));
+    await saveOptimizer(optimizer, path.join(tmp, 'optimizer.json'));
+    fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
+  });
+}
+
+/**
+ * Every setting that changes the split or the model: the model config, the datasets (ids,
+ * schemas, vote columns, and a hash of the galaxies in order), the seed, the split fractions, and
+ * the optimisation (batch size, learning rate, augmentation, steps per epoch). Epochs and patience
+ * only say when to stop, so a resumed run may change them.
+ */
+export interface TrainFingerprint {
+  config: GalaxyModelConfig;
+  datasets: { id: string; schema: string; votes: unknown; galaxies: number }[];
+  galaxies: string;
+  seed: number;
+  split: { val: number; test: number };
+  batchSize: number;
+  learningRate: number;
+  augment: boolean;
+  maxStepsPerEpoch: number | null;
+}
+
+function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set: TrainingSet): TrainFingerprint {
+  const galaxies = crypto.createHash('sha256');
+  set.ids.forEach((id, i) => galaxies.update(`${id}\t${set.files[i]}\n`));
+  return {
+    config,
+    datasets: options.datasets.map((d) => ({ id: d.id, schema: d.schema, votes: d.method, galaxies: d.catalog.length })),
+    galaxies: galaxies.digest('hex'),
+    seed: options.seed ?? TRAIN_DEFAULTS.seed,
+    split: options.split ?? { val: 0.1, test: 0.1 },
+    batchSize: options.batchSize ?? TRAIN_DEFAULTS.batchSize,
+    learningRate: options.learningRate ?? TRAIN_DEFAULTS.learningRate,
+    augment: options.augment ?? true,
+    maxStepsPerEpoch: options.maxStepsPerEpoch ?? null,
+  };
+}
+
+/** Refuses to resume `out` when its saved fingerprint differs from this run's, naming what changed. */
+function checkResumable(out: string, now: TrainFingerprint): void {
+  const saved = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { fingerprint?: TrainFingerprint };
+  const afresh = 'to start afresh, run without --resume and with --overwrite';
+  if (!saved.fingerprint) throw new Error(`galmorph: cannot resume ${out}: its config.json has no record of the settings it was trained with; ${afresh}`);
+  const keys = Object.keys(now) as (keyof TrainFingerprint)[];
+  const changed = keys.filter((k) => JSON.stringify(saved.fingerprint![k] ?? null) !== JSON.stringify(now[k]));
+  if (changed.length === 0) return;
+  const pick = (f: TrainFingerprint) => JSON.stringify(Object.fromEntries(changed.map((k) => [k, f[k] ?? null])));
+  throw new Error(`galmorph: cannot resume ${out}: it was trained with ${pick(saved.fingerprint)}, this run asks for ${pick(now)} (changed: ${changed.join(', ')}); ${afresh}`);
+}
+
+/** A new run's folder: refused when it holds files, unless `overwrite` (they are removed). */
+function prepareFreshFolder(out: string, overwrite: boolean): void {
+  const present = fs.existsSync(out) ? fs.readdirSync(out) : [];
+  if (present.length > 0 && !overwrite) {
+    throw new Error(
+      `galmorph: ${out} is not empty (${present.slice(0, 5).join(', ')}${present.length > 5 ? ', ...' : ''}); ` +
+        'give --resume to continue the run in it, --overwrite to replace it, or another --out',
+    );
+  }
+  for (const f of present) fs.rmSync(path.join(out, f), { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+}
+
 /** Writes config.json (and the model's answers) so predict/embed can rebuild the model. */
-function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace, set: TrainingSet, options: TrainOptions, backend: string): void {
+function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace, set: TrainingSet, options: TrainOptions, backend: string, fingerprint: TrainFingerprint): void {
   const info = {
+    fingerprint,
     config,
     answers: space.answers,
     datasets: options.datasets.map((d) => ({ id: d.id, galaxies: d.catalog.length, schema: d.schema, votes: d.method })),
@@ -102,7 +181,7 @@ function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace,
       backend,
     },
   };
-  fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(info, null, 2) + '\n');
+  writeTextAtomic(path.join(out, 'config.json'), JSON.stringify(info, null, 2) + '\n');
 }
 
 /** Trains (or resumes training of) a galaxy model; returns the epoch records of this run. */
@@ -117,25 +196,26 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   const space = AnswerSpace.fromNames(schemas);
   const set = assemble(options.datasets, space);
   const out = path.resolve(options.out);
-  fs.mkdirSync(out, { recursive: true });
   const checkpointDir = path.join(out, 'checkpoint');
   const logFile = path.join(out, 'train-log.jsonl');
-
-  if (options.resume && fs.existsSync(path.join(out, 'config.json'))) {
-    // Resuming with other data or another architecture would silently mix two runs.
-    const saved = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { config: GalaxyModelConfig; datasets: { id: string }[] };
-    const before = JSON.stringify({ config: saved.config, datasets: saved.datasets.map((d) => d.id) });
-    const now = JSON.stringify({ config, datasets: options.datasets.map((d) => d.id) });
-    if (before !== now) throw new Error(`galmorph: cannot resume ${out}: it was trained with ${before}, this run asks for ${now}`);
+  const fingerprint = trainFingerprint(options, config, set);
+  const resuming = options.resume === true && fs.existsSync(path.join(out, 'config.json'));
+  // Resuming with other data, another split or another model would silently mix two runs.
+  if (resuming) checkResumable(out, fingerprint);
+  else prepareFreshFolder(out, options.overwrite ?? false);
+  const split = splitIndices(set.ids.length, seed, fingerprint.split);
+  if (!resuming) {
+    writeTextAtomic(path.join(out, 'split.json'), JSON.stringify({ seed, train: split.train.map((i) => set.ids[i]), val: split.val.map((i) => set.ids[i]), test: split.test.map((i) => set.ids[i]) }));
+    writeConfig(out, config, space, set, options, describeBackend(await initBackend()), fingerprint);
   }
-  const split = splitIndices(set.ids.length, seed, options.split ?? { val: 0.1, test: 0.1 });
-  fs.writeFileSync(path.join(out, 'split.json'), JSON.stringify({ seed, train: split.train.map((i) => set.ids[i]), val: split.val.map((i) => set.ids[i]), test: split.test.map((i) => set.ids[i]) }));
-  writeConfig(out, config, space, set, options, describeBackend(await initBackend()));
 
   let model: tf.LayersModel;
   const optimizer = tf.train.adam(options.learningRate ?? TRAIN_DEFAULTS.learningRate);
   let state: TrainState = { epoch: 0, bestValLoss: Infinity, badEpochs: 0 };
-  if (options.resume && !fs.existsSync(checkpointDir) && fs.existsSync(`${checkpointDir}.old`)) fs.renameSync(`${checkpointDir}.old`, checkpointDir);
+  // A kill between the two renames of writeFolder leaves the previous folder as `.old`.
+  for (const dir of [checkpointDir, path.join(out, 'model')]) {
+    if (resuming && !fs.existsSync(dir) && fs.existsSync(`${dir}.old`)) fs.renameSync(`${dir}.old`, dir);
+  }
   if (options.resume && fs.existsSync(path.join(checkpointDir, 'state.json'))) {
     model = await tf.loadLayersModel(fileSystem(checkpointDir));
     state = JSON.parse(fs.readFileSync(path.join(checkpointDir, 'state.json'), 'utf8')) as TrainState;
@@ -154,7 +234,19 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
 
   const loader = new ImageLoader({ size: decodeSize(config.size), greyscale: config.channels === 1 });
   log(`decoding ${set.files.length} images at ${decodeSize(config.size)} px (cached for later epochs)`);
-  await loader.load(set.files);
+  const decoded = await loader.load(set.files, { skipUnreadable: true });
+  if (decoded.skipped.length > 0) {
+    const where = describeGalaxies(options.datasets);
+    const skipped = decoded.skipped.map((k) => ({ index: k.index, file: k.file, where: where(k.index), reason: k.error.replace(/^galmorph: /, '') }));
+    if (!options.skipUnreadable) {
+      const s0 = skipped[0]!;
+      throw new Error(`galmorph: ${skipped.length} of ${set.files.length} images cannot be read; the first: ${s0.where}: ${s0.reason} (--skip-unreadable leaves them out and lists them)`);
+    }
+    skipped.forEach((k) => options.onSkip?.(k));
+    const gone = new Set(skipped.map((k) => k.index));
+    for (const part of [split.train, split.val, split.test]) part.splice(0, part.length, ...part.filter((i) => !gone.has(i)));
+    log(`left out ${gone.size} galaxies whose images cannot be read`);
+  }
   const q = space.questionMatrix();
   const rng = seededRng(seed * 7919 + state.epoch + 1);
   const records: EpochRecord[] = [];
@@ -176,13 +268,14 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
         const y = countsTensor(set, idx);
         const loss = await trainStep(model, optimizer, x, y, (t, p) => meanLoss(t as tf.Tensor2D, p, q), { microBatch: options.microBatch });
         tf.dispose([x, y]);
+        if (!Number.isFinite(loss)) throw new Error(`galmorph: training diverged: the loss of step ${s + 1} of epoch ${epoch} is ${loss}; check the votes (finite counts) and try a lower --lr`);
         sum += loss;
         options.onStep?.(epoch, s + 1, steps, loss);
       }
       const valLoss = await evaluateLoss(model, loader, set, split.val, config, q, batchSize);
       const best = valLoss < state.bestValLoss;
       state = { epoch, bestValLoss: best ? valLoss : state.bestValLoss, badEpochs: best ? 0 : state.badEpochs + 1 };
-      if (best) await model.save(fileSystem(path.join(out, 'model')));
+      if (best) await writeFolder(path.join(out, 'model'), async (tmp) => void (await model.save(fileSystem(tmp))));
       await saveCheckpoint(checkpointDir, model, optimizer, state);
       const record: EpochRecord = { epoch, train_loss: sum / steps, val_loss: valLoss, seconds: (Date.now() - started) / 1000, best, finished: new Date().toISOString() };
       fs.appendFileSync(logFile, JSON.stringify(record) + '\n');
@@ -192,7 +285,22 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   } finally {
     q.dispose();
   }
+  if (!fs.existsSync(path.join(out, 'model', 'model.json'))) {
+    throw new Error(`galmorph: training wrote no model to ${out}: no epoch gave a finite validation loss (${records.map((r) => r.val_loss).join(', ') || 'no epochs ran'})`);
+  }
   return records;
+}
+
+/** Names galaxy `index` of the assembled datasets by its catalogue file, row and id. */
+function describeGalaxies(datasets: VoteDataset[]): (index: number) => string {
+  return (index) => {
+    let i = index;
+    for (const d of datasets) {
+      if (i < d.catalog.length) return d.catalog.describeRow(d.catalog.rows[i]!);
+      i -= d.catalog.length;
+    }
+    return `galaxy ${index}`;
+  };
 }
 
 async function loadOptimizerAfterWarmup(model: tf.LayersModel, optimizer: tf.Optimizer, dir: string): Promise<void> {

@@ -6,6 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** x with a fresh dropout mask (scaled by 1 / (1 - rate)); draw `draw` of the stream of `seed`. */
+export function dropoutMask(x: tf.Tensor, rate: number, seed: number, draw: number): tf.Tensor {
+  return tf.tidy(() => {
+    const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed * 1_000_003 + draw), rate), 'float32');
+    return tf.mul(x, tf.div(keep, 1 - rate));
+  });
+}
+
 export class SeededDropout extends tf.layers.Layer {
   static className = 'GalmorphSeededDropout';
   readonly rate: number;
@@ -24,11 +32,7 @@ export class SeededDropout extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (!kwargs.training || this.rate === 0) return x;
-    const seed = this.seed * 1_000_003 + ++this.draws;
-    return tf.tidy(() => {
-      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), this.rate), 'float32');
-      return tf.mul(x, tf.div(keep, 1 - this.rate));
-    });
+    return dropoutMask(x, this.rate, this.seed, ++this.draws);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
