@@ -9,7 +9,8 @@
  *     of a separate query process (which opens the table and answers queries by galaxy id).
  *   npm run bench:scale -- --sizes 100000            only these set sizes
  *   npm run bench:scale -- --skip-embed              LanceDB only
- *   npm run bench:scale -- --keep-embedding FILE     LanceDB only, keeping the embedding results of FILE
+ *   npm run bench:scale -- --keep FILE               LanceDB only, keeping FILE's results and skipping its sets
+ *   npm run bench:scale -- --pq                      also IVF-PQ on 256 dimensions at 10^5 (slow here)
  *   npm run bench:scale -- --galaxies 400            galaxies for the throughput runs
  *   npm run bench:scale -- --out FILE.json
  */
@@ -212,19 +213,23 @@ async function lance(): Promise<void> {
   for (const n of SIZES) {
     for (const [name, make] of [['clustered', () => mixture(n, 256, 500, 3)], ...(base ? [['jittered', () => jittered(base.e, n, 0.25, 5)] as const] : [])] as const) {
       const e = make();
-      // IVF_HNSW_SQ builds in seconds; IVF-PQ's k-means and codebook training take minutes here, so it
-      // runs on 64 partitions and, at 10^6, not at all (see docs/scale.md).
-      await lanceSet(name, e, { pca: 10, index: 'ivf-hnsw-sq' });
-      if (n < 1_000_000) await lanceSet(name, e, { index: 'ivf-hnsw-sq' });
-      if (n < 1_000_000) await lanceSet(name, e, { index: 'ivf-pq', partitions: 64 });
+      // IVF-PQ's codebook training took over 7 minutes at 10^5 on this shared 2-core machine: only with
+      // --pq, on 64 partitions, and never at 10^6 (see docs/scale.md). Sets already in --keep FILE are skipped.
+      const done = (dims: number, index: string) => (results.lance as { set: string; galaxies: number; dimsSearched: number; index: string }[]).some((r) => r.set === name && r.galaxies === n && r.dimsSearched === dims && r.index === index);
+      if (!done(10, 'ivf-hnsw-sq')) await lanceSet(name, e, { pca: 10, index: 'ivf-hnsw-sq' });
+      if (n < 1_000_000 && !done(256, 'ivf-hnsw-sq')) await lanceSet(name, e, { index: 'ivf-hnsw-sq' });
+      if (n < 1_000_000 && process.argv.includes('--pq')) await lanceSet(name, e, { index: 'ivf-pq', partitions: 64 });
     }
   }
 }
 
 (async () => {
-  const keep = arg('--keep-embedding');
-  if (keep) results.embedding = (JSON.parse(fs.readFileSync(keep, 'utf8')) as { embedding: unknown[] }).embedding;
-  else if (!process.argv.includes('--skip-embed')) await embedding();
+  const keep = arg('--keep');
+  if (keep) {
+    const before = JSON.parse(fs.readFileSync(keep, 'utf8')) as { embedding: unknown[]; lance: unknown[] };
+    results.embedding = before.embedding;
+    results.lance = before.lance;
+  } else if (!process.argv.includes('--skip-embed')) await embedding();
   await lance();
   save();
   console.error(`wrote ${OUT}`);

@@ -27,7 +27,7 @@ let modelDir = gm.defaultModelDir();
 if (RETRAIN) {
   modelDir = path.join(gm.outDir(), "models", "galmorph-retrained");
   const datasets = ["gz2-hart16-1000", "decals-rings-470", "gz1-sdss-4019"].map((id) => gm.loadVoteDataset(id));
-  await gm.trainGalaxyModel({ datasets, out: modelDir, model: { arch: ARCH, size: SIZE, channels: 3, dropout: 0.25 }, epochs: EPOCHS, patience: 4 });
+  await gm.trainGalaxyModel({ datasets, out: modelDir, model: { arch: ARCH, size: SIZE, channels: 3, dropout: 0.25 }, epochs: EPOCHS, patience: 4, overwrite: true });
 }
 const loaded = await gm.loadGalaxyModel(modelDir);
 console.log(`model: ${loaded.config.arch} at ${loaded.config.size} px, outputs ${loaded.config.schemas.join(", ")} (${loaded.space.size} answers), from ${modelDir}`);

@@ -239,6 +239,8 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
     const where = describeGalaxies(options.datasets);
     const skipped = decoded.skipped.map((k) => ({ index: k.index, file: k.file, where: where(k.index), reason: k.error.replace(/^galmorph: /, '') }));
     if (!options.skipUnreadable) {
+      model.dispose();
+      optimizer.dispose();
       const s0 = skipped[0]!;
       throw new Error(`galmorph: ${skipped.length} of ${set.files.length} images cannot be read; the first: ${s0.where}: ${s0.reason} (--skip-unreadable leaves them out and lists them)`);
     }
@@ -283,7 +285,10 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
       log(`epoch ${epoch}/${epochs}: train loss ${record.train_loss.toFixed(4)}, validation loss ${valLoss.toFixed(4)}${best ? ' (best)' : ''}, ${record.seconds.toFixed(0)} s`);
     }
   } finally {
+    // Everything is on disk: free the weights and Adam's slots (a library caller may train again).
     q.dispose();
+    model.dispose();
+    optimizer.dispose();
   }
   if (!fs.existsSync(path.join(out, 'model', 'model.json'))) {
     throw new Error(`galmorph: training wrote no model to ${out}: no epoch gave a finite validation loss (${records.map((r) => r.val_loss).join(', ') || 'no epochs ran'})`);
