@@ -49,8 +49,8 @@ describe('backend selection', () => {
     assert.equal(parseBackendName(' WASM '), 'wasm');
   });
 
-  it('default order is node-gpu, webgpu, node, wasm, cpu', () => {
-    assert.deepEqual(defaultCandidates().map((c) => c.name), ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu']);
+  it('default order is node-gpu, webgpu, node, onednn, wasm, cpu', () => {
+    assert.deepEqual(defaultCandidates().map((c) => c.name), ['node-gpu', 'webgpu', 'node', 'onednn', 'wasm', 'cpu']);
   });
 
   it('candidates are told whether they were forced (webgpu takes a software adapter only then)', async () => {
@@ -89,7 +89,7 @@ describe('backend selection', () => {
       process.env.GALMORPH_BACKEND = 'node-gpu';
       await assert.rejects(initBackend(), /GALMORPH_BACKEND=node-gpu was asked for, but it is not available: .*@tensorflow\/tfjs-node-gpu/);
       process.env.GALMORPH_BACKEND = 'gpu-please';
-      assert.throws(() => initBackend(), /unknown backend 'gpu-please'. Valid choices: node-gpu, webgpu, node, wasm, cpu/);
+      assert.throws(() => initBackend(), /unknown backend 'gpu-please'. Valid choices: node-gpu, webgpu, node, onednn, wasm, cpu/);
     });
 
     it('automatic choice activates a working backend that computes a convolution correctly', async () => {

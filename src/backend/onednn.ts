@@ -6,9 +6,11 @@
  *
  * Design: the kernels are registered on the wasm backend and work on its heap in place. The
  * addon gets the heap's ArrayBuffer and each tensor's byte offset (`memoryOffset`), so no tensor
- * is copied in or out; all other ops stay on wasm. The wasm backend runs single-threaded here
- * (its threaded build's memory is a SharedArrayBuffer, which N-API cannot hand to an addon in
- * Node 20); oneDNN parallelises its primitives on its own OpenMP threads (`GALMORPH_THREADS`).
+ * is copied in or out; all other ops stay on wasm. A process that starts on onednn starts the
+ * single-threaded wasm build: the ops left to wasm are element-wise and single-threaded anyway,
+ * and XNNPACK's spinning pool threads would compete with oneDNN's OpenMP threads
+ * (`GALMORPH_THREADS`) for the same cores. (If plain wasm started first, threaded, the kernels
+ * work on its shared heap just the same.)
  *
  * Every kernel hands the call back to the kernel it replaced (galmorph's wasm training kernel or
  * the backend's own) when the backend is not active (`GALMORPH_BACKEND=wasm` in the same process)
@@ -22,12 +24,12 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 
 /** The addon's functions (native/onednn/src/addon.cc); parameters as documented there. */
 export interface OnednnAddon {
-  conv(heap: ArrayBuffer, p: Float64Array): void;
-  pool(heap: ArrayBuffer, p: Float64Array): void;
-  matmul(heap: ArrayBuffer, p: Float64Array): void;
-  bnStats(heap: ArrayBuffer, p: Float64Array): void;
-  bnBackwardSums(heap: ArrayBuffer, p: Float64Array): void;
-  bnAffine(heap: ArrayBuffer, p: Float64Array): void;
+  conv(heap: Uint8Array, p: Float64Array): void;
+  pool(heap: Uint8Array, p: Float64Array): void;
+  matmul(heap: Uint8Array, p: Float64Array): void;
+  bnStats(heap: Uint8Array, p: Float64Array): void;
+  bnBackwardSums(heap: Uint8Array, p: Float64Array): void;
+  bnAffine(heap: Uint8Array, p: Float64Array): void;
   setThreads(n: number): void;
   threads(): number;
   info(): { version: string; isa: string; runtime: string; threads: number; cachedPrimitives: number };
@@ -110,8 +112,12 @@ interface WasmBackendLike {
 }
 
 const offset = (b: WasmBackendLike, t: TensorInfo): number => b.dataIdMap.get(t.dataId).memoryOffset;
-/** The heap after all outputs are allocated (an allocation can grow, and so replace, the buffer). */
-const heap = (b: WasmBackendLike): ArrayBuffer => b.wasm.HEAPU8.buffer as ArrayBuffer;
+/**
+ * The heap as a byte view, taken after all outputs are allocated (an allocation can grow, and so
+ * replace, the memory). A view, not its buffer: the addon reaches a SharedArrayBuffer (the
+ * threaded wasm build, when plain wasm started first in this process) only through a typed array.
+ */
+const heap = (b: WasmBackendLike): Uint8Array => b.wasm.HEAPU8;
 /** Reused parameter block: one typed array per call instead of a dozen arguments. */
 const P = new Float64Array(32);
 
@@ -120,6 +126,15 @@ const floats = (...ts: (TensorInfo | undefined | null)[]) => ts.every((t) => !t 
 // ---- registration with fallback -----------------------------------------------------------------
 
 const previous = new Map<string, KernelConfig>();
+/** Calls that ran natively, per kernel: lets tests check that oneDNN, not a fallback, computed a result. */
+const nativeCalls = new Map<string, number>();
+
+/** A copy of the per-kernel counts of native calls so far. */
+export function onednnCallCounts(): Record<string, number> {
+  return Object.fromEntries(nativeCalls);
+}
+
+const counted = (name: string) => nativeCalls.set(name, (nativeCalls.get(name) ?? 0) + 1);
 const setUp = new WeakSet<object>();
 let warned = new Set<string>();
 
@@ -154,7 +169,10 @@ function nativeKernel(name: string, native: (args: Parameters<KernelFunc>[0], b:
             console.warn(`galmorph onednn: ${name} fell back to wasm: ${err instanceof Error ? err.message : String(err)}`);
           }
         }
-        if (out) return out;
+        if (out) {
+          counted(name);
+          return out;
+        }
       }
       return runPrevious(name, args);
     },
@@ -314,8 +332,8 @@ function matmulKernel(args: Parameters<KernelFunc>[0], b: WasmBackendLike): Tens
 
 // ---- galmorph's batch norm ------------------------------------------------------------------
 // Custom kernels the batch-norm layer calls (through tf.engine().runKernel) when this backend is
-// active: per-channel statistics and gradient sums in one pass each, instead of pooling, mean and
-// element-wise passes; and the affine maps y = x·a + c (+ x2·b).
+// active: per-channel statistics and gradient sums (Σdy, Σdy·(x − μ)) in one pass each, instead of
+// pooling, mean and element-wise passes; and the affine maps y = x·a + c (+ (x2 − μ)·b).
 
 export const BN_STATS = 'GalmorphBnStats';
 export const BN_BACKWARD_SUMS = 'GalmorphBnBackwardSums';
@@ -344,6 +362,7 @@ const bnKernels: KernelConfig[] = [
     kernelFunc: ({ inputs, backend }) => {
       const b = backend as unknown as WasmBackendLike;
       const { x } = inputs as { x: TensorInfo };
+      counted(BN_STATS);
       return twoOutputs(b, channels(x), (mean, variance) => {
         P.set([rows(x), channels(x), offset(b, x), offset(b, mean), offset(b, variance)]);
         loadOnednn().bnStats(heap(b), P);
@@ -355,9 +374,10 @@ const bnKernels: KernelConfig[] = [
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend }) => {
       const b = backend as unknown as WasmBackendLike;
-      const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+      const { dy, x, mean } = inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo };
+      counted(BN_BACKWARD_SUMS);
       return twoOutputs(b, channels(x), (sumDy, sumDyX) => {
-        P.set([rows(x), channels(x), offset(b, dy), offset(b, x), offset(b, sumDy), offset(b, sumDyX)]);
+        P.set([rows(x), channels(x), offset(b, dy), offset(b, x), offset(b, mean), offset(b, sumDy), offset(b, sumDyX)]);
         loadOnednn().bnBackwardSums(heap(b), P);
       });
     },
@@ -367,9 +387,10 @@ const bnKernels: KernelConfig[] = [
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend }) => {
       const b = backend as unknown as WasmBackendLike;
-      const { x, scale, shift, x2, scale2 } = inputs as Record<string, TensorInfo | undefined>;
+      const { x, scale, shift, x2, scale2, center } = inputs as Record<string, TensorInfo | undefined>;
+      counted(BN_AFFINE);
       return withOutput(b, x!.shape, (out) => {
-        P.set([rows(x!), channels(x!), x2 ? 1 : 0, offset(b, x!), offset(b, scale!), offset(b, shift!), offset(b, out), x2 ? offset(b, x2) : 0, x2 ? offset(b, scale2!) : 0]);
+        P.set([rows(x!), channels(x!), x2 ? 1 : 0, offset(b, x!), offset(b, scale!), offset(b, shift!), offset(b, out), x2 ? offset(b, x2) : 0, x2 ? offset(b, scale2!) : 0, x2 ? offset(b, center!) : 0]);
         loadOnednn().bnAffine(heap(b), P);
       });
     },
@@ -417,6 +438,11 @@ export function registerOnednnKernels(): void {
   for (const k of bnKernels) tf.registerKernel(k);
   registered = true;
   warned = new Set();
+}
+
+/** The kernel a native one replaced (what its fallback runs), if any. */
+export function replacedKernel(name: string): KernelConfig | undefined {
+  return previous.get(name);
 }
 
 /** The kernel names the backend runs natively (for reports and tests). */

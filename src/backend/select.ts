@@ -73,8 +73,8 @@ function firstLine(err: unknown): string {
 }
 
 /**
- * How the wasm backend was started in this process: it starts once, and the onednn backend needs
- * the single-threaded build (its heap is then a plain ArrayBuffer the addon can read).
+ * How the wasm backend was started in this process (it starts once): threaded by plain wasm,
+ * single-threaded when onednn came first.
  */
 let wasmStart: 'threaded' | 'single' | undefined;
 
@@ -128,16 +128,14 @@ export function defaultCandidates(): BackendCandidate[] {
       load: async () => {
         const native = loadOnednn();
         requireOptional('@tensorflow/tfjs-backend-wasm');
-        if (wasmStart === 'threaded') {
-          throw new Error('the wasm backend already started multi-threaded in this process (onednn needs its single-threaded build; choose it first, or in a new process)');
-        }
         registerWasmTrainingKernels();
         registerOnednnKernels();
         const threads = onednnThreadCount();
         if (threads) native.setThreads(threads);
-        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+        // A first start takes the single-threaded build (see onednn.ts).
+        if (!wasmStart) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
         await activate('wasm');
-        wasmStart = 'single';
+        wasmStart ??= 'single';
         setOnednnActive(true);
       },
     },

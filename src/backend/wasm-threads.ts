@@ -31,10 +31,11 @@ const IMPORT_SCRIPTS_PATCHED = `importScripts:function(f){if(typeof f!=="string"
  * backend's worker pool).
  */
 export function wasmThreadCount(): number {
-  const raw = process.env.GALMORPH_WASM_THREADS || process.env.GALMORPH_THREADS;
+  const name = process.env.GALMORPH_WASM_THREADS ? 'GALMORPH_WASM_THREADS' : 'GALMORPH_THREADS';
+  const raw = process.env[name];
   if (raw !== undefined && raw !== '') {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`galmorph: GALMORPH_WASM_THREADS (or GALMORPH_THREADS) must be an integer from 1 to 8 for wasm, got '${raw}'`);
+    if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`galmorph: ${name} must be an integer from 1 to 8, got '${raw}'`);
     return n;
   }
   return Math.min(Math.max(os.cpus().length, 1), 8);

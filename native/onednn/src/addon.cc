@@ -1,7 +1,7 @@
 // galmorph's native CPU kernels: oneDNN primitives run directly on the tfjs wasm backend's heap.
 //
 // The TypeScript side (src/backend/onednn.ts) registers tfjs kernels that hand this addon the
-// wasm heap (one ArrayBuffer: the single-threaded wasm build's memory, not shared) and, per call,
+// wasm heap (a Uint8Array over the wasm memory) and, per call,
 // a Float64Array of shape parameters followed by byte offsets of the tensors in that heap. Every
 // tensor stays where tfjs allocated it: inputs are read and outputs written in place, with
 // tfjs's layouts (NHWC activations, HWIO / HWCM filters, row-major matrices).
@@ -37,6 +37,23 @@ stream& strm() {
   return s;
 }
 
+// Threads: the user's count (setThreads; OpenMP's default otherwise) for large primitives, one for
+// small ones. On two shared cores a parallel region costs a barrier, and when the other core is
+// busy (another process, or the OS) that barrier waits for a whole time slice: a 300 KB filter
+// reorder took 15 ms on two threads against 0.05 ms on one. oneDNN sizes its work partition when
+// a primitive is created, so the same count is set around creation and execution.
+int userThreads = 0;
+int wantThreads() { return userThreads > 0 ? userThreads : omp_get_max_threads(); }
+
+struct ThreadScope {
+  int saved;
+  explicit ThreadScope(int n) : saved(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~ThreadScope() { omp_set_num_threads(saved); }
+};
+
+/** One thread below this much work (floating-point operations or bytes moved). */
+int threadsFor(double work, double threshold) { return work < threshold ? 1 : wantThreads(); }
+
 /** A 64-byte aligned buffer owned by a cached primitive. */
 struct Buffer {
   void* ptr = nullptr;
@@ -54,9 +71,16 @@ struct Buffer {
 /** Cache key: the shape parameters (everything before the offsets) as bytes. */
 std::string keyOf(const double* p, size_t n) { return std::string(reinterpret_cast<const char*>(p), n * sizeof(double)); }
 
+// The heap: the wasm memory's ArrayBuffer, or a Uint8Array over it. The typed-array form also
+// reaches a SharedArrayBuffer (the threaded wasm build's memory), which N-API in Node 20 does not
+// accept as an ArrayBuffer.
 char* heapOf(const Napi::CallbackInfo& info) {
-  if (!info[0].IsArrayBuffer()) throw Napi::TypeError::New(info.Env(), "galmorph onednn: heap must be an ArrayBuffer (the non-shared wasm memory)");
-  return static_cast<char*>(info[0].As<Napi::ArrayBuffer>().Data());
+  if (info[0].IsArrayBuffer()) return static_cast<char*>(info[0].As<Napi::ArrayBuffer>().Data());
+  if (info[0].IsTypedArray()) {
+    auto view = info[0].As<Napi::Uint8Array>();
+    return reinterpret_cast<char*>(view.Data());
+  }
+  throw Napi::TypeError::New(info.Env(), "galmorph onednn: heap must be the wasm memory (ArrayBuffer or Uint8Array)");
 }
 
 const double* paramsOf(const Napi::CallbackInfo& info, size_t need) {
@@ -103,6 +127,7 @@ constexpr size_t CONV_KEY = 22;
 
 struct ConvEntry {
   int kind = 0;
+  int threads = 1;
   primitive prim;
   memory src, wei_user, wei_prim, dst, bias, scratch;
   bool reorder_wei = false;
@@ -124,6 +149,8 @@ ConvEntry& convEntry(const double* p) {
   const dims padL = {D(p[15]), D(p[16])}, padR = {D(p[17]), D(p[18])};
   const bool hasBias = p[19] != 0;
   e->kind = kind;
+  e->threads = threadsFor(2.0 * N * OH * OW * OC * KH * KW * (IC / G), 4e6);
+  ThreadScope scope(e->threads);
   // Activations in tfjs's NHWC layout, used as they are (no reorder): oneDNN's AVX2 kernels take
   // channels-last directly, and a reorder to a blocked layout would cost a pass over the tensor
   // before and after every convolution.
@@ -179,6 +206,7 @@ ConvEntry& convEntry(const double* p) {
   if (e->reorder_wei) {
     e->wei_buf.ensure(wei_prim_md.get_size());
     e->wei_prim = memory(wei_prim_md, eng(), e->wei_buf.ptr);
+    ThreadScope one(1);
     e->wei_reorder = kind == 2 ? reorder(e->wei_prim, e->wei_user) : reorder(e->wei_user, e->wei_prim);
   }
   e->scratch_buf.ensure(scratch_md.get_size() ? scratch_md.get_size() : 64);
@@ -197,8 +225,14 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
   e.dst.set_data_handle(at(heap, p[24]));
   memory& wei = e.reorder_wei ? e.wei_prim : e.wei_user;
   auto& s = strm();
+  // Filters are small: their reorders run on one thread (see ThreadScope).
+  auto reorderWeights = [&](memory& from, memory& to) {
+    ThreadScope one(1);
+    e.wei_reorder.execute(s, from, to);
+  };
+  ThreadScope scope(e.threads);
   if (e.kind == 0) {
-    if (e.reorder_wei) e.wei_reorder.execute(s, e.wei_user, e.wei_prim);
+    if (e.reorder_wei) reorderWeights(e.wei_user, e.wei_prim);
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, e.dst}, {DNNL_ARG_SCRATCHPAD, e.scratch}};
     if (p[19] != 0) {
       e.bias.set_data_handle(at(heap, p[25]));
@@ -206,11 +240,11 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     }
     e.prim.execute(s, args);
   } else if (e.kind == 1) {
-    if (e.reorder_wei) e.wei_reorder.execute(s, e.wei_user, e.wei_prim);
+    if (e.reorder_wei) reorderWeights(e.wei_user, e.wei_prim);
     e.prim.execute(s, {{DNNL_ARG_DIFF_DST, e.dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, e.src}, {DNNL_ARG_SCRATCHPAD, e.scratch}});
   } else {
     e.prim.execute(s, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_DIFF_DST, e.dst}, {DNNL_ARG_DIFF_WEIGHTS, wei}, {DNNL_ARG_SCRATCHPAD, e.scratch}});
-    if (e.reorder_wei) e.wei_reorder.execute(s, e.wei_prim, e.wei_user);
+    if (e.reorder_wei) reorderWeights(e.wei_prim, e.wei_user);
   }
   s.wait();
   return info.Env().Undefined();
@@ -224,6 +258,7 @@ constexpr size_t POOL_KEY = 15;
 
 struct PoolEntry {
   int kind = 0;
+  int threads = 1;
   primitive fwd, bwd;
   memory src, dst, diff_src, diff_dst, fwd_dst, ws, scratch, fwd_scratch;
   Buffer ws_buf, fwd_dst_buf, scratch_buf, fwd_scratch_buf;
@@ -243,6 +278,8 @@ PoolEntry& poolEntry(const double* p) {
   const dims padL = {D(p[11]), D(p[12])}, padR = {D(p[13]), D(p[14])};
   memory::desc src_md({N, C, IH, IW}, dt::f32, tag::nhwc);
   memory::desc dst_md({N, C, OH, OW}, dt::f32, tag::nhwc);
+  e->threads = threadsFor(4.0 * N * C * IH * IW, 1 << 18);
+  ThreadScope scope(e->threads);
   const bool isMax = kind == 0 || kind == 2;
   // tfjs averages over the window's pixels inside the image only (padding excluded), as TF does.
   const auto alg = isMax ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding;
@@ -279,6 +316,7 @@ Napi::Value Pool(const Napi::CallbackInfo& info) {
   const double* p = paramsOf(info, 18);
   PoolEntry& e = poolEntry(p);
   auto& s = strm();
+  ThreadScope scope(e.threads);
   e.src.set_data_handle(at(heap, p[15]));  // x, or dx for a backward pass
   e.dst.set_data_handle(at(heap, p[16]));  // y, or dy
   if (e.kind < 2) {
@@ -305,6 +343,7 @@ struct MatMulEntry {
   memory a, b, c, bias, scratch;
   Buffer scratch_buf;
   bool hasBias = false;
+  int threads = 1;
 };
 
 std::unordered_map<std::string, std::unique_ptr<MatMulEntry>> mmCache;
@@ -318,6 +357,8 @@ MatMulEntry& mmEntry(const double* p) {
   const bool ta = p[5] != 0, tb = p[6] != 0;
   e->hasBias = p[7] != 0;
   const memory::dim B = BA > BB ? BA : BB;
+  e->threads = threadsFor(2.0 * B * M * N * K, 4e6);
+  ThreadScope scope(e->threads);
   memory::desc a_md({BA, M, K}, dt::f32, ta ? dims{M * K, 1, M} : dims{M * K, K, 1});
   memory::desc b_md({BB, K, N}, dt::f32, tb ? dims{K * N, 1, K} : dims{K * N, N, 1});
   memory::desc c_md({B, M, N}, dt::f32, dims{M * N, N, 1});
@@ -349,6 +390,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     args[DNNL_ARG_BIAS] = e.bias;
   }
   auto& s = strm();
+  ThreadScope scope(e.threads);
   e.prim.execute(s, args);
   s.wait();
   return info.Env().Undefined();
@@ -358,13 +400,14 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
 // Per-channel statistics and the affine maps of src/models/layers/batch-norm.ts over NHWC data
 // viewed as [m, C]: one pass each, parallel over rows with per-thread partial sums.
 // BnStats: params 0 m, 1 C; offsets 2 x, 3 mean out, 4 variance out (biased, over m).
-// BnBackwardSums: params 0 m, 1 C; offsets 2 dy, 3 x, 4 sum(dy) out, 5 sum(dy·x) out.
-// BnAffine: params 0 m, 1 C, 2 has x2; offsets 3 in, 4 scale, 5 shift, 6 out, 7 x2, 8 scale2:
-//   out = in·scale + shift (+ x2·scale2) per channel.
+// BnBackwardSums: params 0 m, 1 C; offsets 2 dy, 3 x, 4 mean, 5 sum(dy) out, 6 sum(dy·(x − mean)) out.
+// BnAffine: params 0 m, 1 C, 2 has x2; offsets 3 in, 4 scale, 5 shift, 6 out, 7 x2, 8 scale2,
+//   9 center: out = in·scale + shift (+ (x2 − center)·scale2) per channel.
+// Both centre x on the mean: Σdy·x − μ·Σdy and x·b − μ·b cancel in float32 when |μ| >> σ.
 template <typename F>
 void channelSums(memory::dim m, memory::dim C, double* acc, int parts, F&& row) {
   // acc: parts × parts-of-sums × C doubles, zeroed by the caller; row(r, dst) adds row r.
-  const int T = omp_get_max_threads();
+  const int T = threadsFor(4.0 * m * C, 1 << 18);
 #pragma omp parallel num_threads(T)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -383,7 +426,7 @@ Napi::Value BnStats(const Napi::CallbackInfo& info) {
   const float* x = static_cast<const float*>(at(heap, p[2]));
   float* mean = static_cast<float*>(at(heap, p[3]));
   float* var = static_cast<float*>(at(heap, p[4]));
-  const int T = omp_get_max_threads();
+  const int T = wantThreads();
   // Shifted sums (about the first row) keep the variance accurate when |mean| >> std.
   std::unique_ptr<double[]> acc(new double[static_cast<size_t>(T) * 2 * C]());
   channelSums(m, C, acc.get(), 2, [&](memory::dim r, double* s) {
@@ -405,20 +448,21 @@ Napi::Value BnStats(const Napi::CallbackInfo& info) {
 
 Napi::Value BnBackwardSums(const Napi::CallbackInfo& info) {
   char* heap = heapOf(info);
-  const double* p = paramsOf(info, 6);
+  const double* p = paramsOf(info, 7);
   const memory::dim m = D(p[0]), C = D(p[1]);
   const float* dy = static_cast<const float*>(at(heap, p[2]));
   const float* x = static_cast<const float*>(at(heap, p[3]));
-  float* sdy = static_cast<float*>(at(heap, p[4]));
-  float* sdyx = static_cast<float*>(at(heap, p[5]));
-  const int T = omp_get_max_threads();
+  const float* mean = static_cast<const float*>(at(heap, p[4]));
+  float* sdy = static_cast<float*>(at(heap, p[5]));
+  float* sdyx = static_cast<float*>(at(heap, p[6]));
+  const int T = wantThreads();
   std::unique_ptr<double[]> acc(new double[static_cast<size_t>(T) * 2 * C]());
   channelSums(m, C, acc.get(), 2, [&](memory::dim r, double* s) {
     const float* g = dy + r * C;
     const float* v = x + r * C;
     for (memory::dim c = 0; c < C; c++) {
       s[c] += g[c];
-      s[C + c] += static_cast<double>(g[c]) * v[c];
+      s[C + c] += static_cast<double>(g[c]) * (v[c] - mean[c]);
     }
   });
   for (memory::dim c = 0; c < C; c++) {
@@ -430,23 +474,24 @@ Napi::Value BnBackwardSums(const Napi::CallbackInfo& info) {
 
 Napi::Value BnAffine(const Napi::CallbackInfo& info) {
   char* heap = heapOf(info);
-  const double* p = paramsOf(info, 9);
+  const double* p = paramsOf(info, 10);
   const memory::dim m = D(p[0]), C = D(p[1]);
   const bool two = p[2] != 0;
+  const float* center = two ? static_cast<const float*>(at(heap, p[9])) : nullptr;
   const float* in = static_cast<const float*>(at(heap, p[3]));
   const float* scale = static_cast<const float*>(at(heap, p[4]));
   const float* shift = static_cast<const float*>(at(heap, p[5]));
   float* out = static_cast<float*>(at(heap, p[6]));
   const float* x2 = two ? static_cast<const float*>(at(heap, p[7])) : nullptr;
   const float* scale2 = two ? static_cast<const float*>(at(heap, p[8])) : nullptr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threadsFor(4.0 * m * C, 1 << 18))
   for (memory::dim r = 0; r < m; r++) {
     const float* a = in + r * C;
     float* o = out + r * C;
     if (two) {
       const float* b = x2 + r * C;
 #pragma omp simd
-      for (memory::dim c = 0; c < C; c++) o[c] = a[c] * scale[c] + shift[c] + b[c] * scale2[c];
+      for (memory::dim c = 0; c < C; c++) o[c] = a[c] * scale[c] + shift[c] + (b[c] - center[c]) * scale2[c];
     } else {
 #pragma omp simd
       for (memory::dim c = 0; c < C; c++) o[c] = a[c] * scale[c] + shift[c];
@@ -459,11 +504,15 @@ Napi::Value BnAffine(const Napi::CallbackInfo& info) {
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   const int n = info[0].As<Napi::Number>().Int32Value();
   if (n < 1) throw Napi::RangeError::New(info.Env(), "galmorph onednn: thread count must be at least 1");
-  omp_set_num_threads(n);
+  userThreads = n;
+  // Primitives were partitioned for the old count.
+  convCache.clear();
+  poolCache.clear();
+  mmCache.clear();
   return info.Env().Undefined();
 }
 
-Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
+Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), wantThreads()); }
 
 const char* isaName(cpu_isa isa) {
   switch (isa) {
@@ -486,7 +535,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
   o.Set("isa", isaName(get_effective_cpu_isa()));
   o.Set("runtime", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : "other");
-  o.Set("threads", omp_get_max_threads());
+  o.Set("threads", wantThreads());
   o.Set("cachedPrimitives", static_cast<double>(convCache.size() + poolCache.size() + mmCache.size()));
   return o;
 }
