@@ -194,6 +194,8 @@ const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 interface TorchResult {
   version?: string;
   device?: string;
+  threads?: number;
+  mkldnn?: { available: boolean; enabled: boolean };
   rows: { model: string; size: number; phase: string; batch: number; img_s: number }[];
   problem?: string;
 }
@@ -220,6 +222,8 @@ function torchRows(configs: Config[], repeats: number, iters: (c: Config) => num
   const results: TorchResult['rows'] = [];
   let version: string | undefined;
   let deviceName: string | undefined;
+  let threads: number | undefined;
+  let mkldnn: TorchResult['mkldnn'];
   // One process per config, so the iteration count can differ by model.
   for (const c of torchConfigs) {
     const r = spawnSync(python, [path.join(__dirname, 'torch_backend.py'), JSON.stringify([c]), String(repeats), String(c.iters), device, String(targetS)], {
@@ -229,12 +233,14 @@ function torchRows(configs: Config[], repeats: number, iters: (c: Config) => num
       maxBuffer: 1 << 24,
     });
     if (r.status !== 0) return { rows: results, version, device: deviceName, problem: `PyTorch run failed for ${c.model} ${c.size}px batch ${c.batch}: exit ${r.status}` };
-    const parsed = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; device: string; rows: typeof results };
+    const parsed = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; device: string; threads: number; mkldnn?: TorchResult['mkldnn']; rows: typeof results };
     version = parsed.torch;
     deviceName = parsed.device;
+    threads = parsed.threads;
+    mkldnn = parsed.mkldnn;
     results.push(...parsed.rows);
   }
-  return { version, device: deviceName, rows: results };
+  return { version, device: deviceName, threads, mkldnn, rows: results };
 }
 
 async function main() {
@@ -257,9 +263,22 @@ async function main() {
 
   const choice = await initBackend();
   console.log(`galmorph ${describeBackend(choice)}`);
-  // Micro-batches exist for the wasm heap (4 GB); other backends take the whole batch, as PyTorch does.
+  // Micro-batches exist for the wasm heap (4 GB), which onednn's tensors live in too; other
+  // backends take the whole batch, as PyTorch does.
+  const micro = choice.tfjsName === 'wasm';
   const deadline = arg('--deadline-s') ? performance.now() + 1000 * Number(arg('--deadline-s')) : Infinity;
-  const ours = await galmorphRows(configs, repeats, iters, targetS, choice.name === 'wasm', deadline);
+  const ours: GalmorphRow[] = [];
+  const ref: TorchResult = { rows: [] };
+  // One model at a time, galmorph then PyTorch: on a shared machine the load changes over minutes,
+  // and both sides of a ratio should see the same.
+  for (const c of configs) {
+    ours.push(...(await galmorphRows([c], repeats, iters, targetS, micro, deadline)));
+    if (ref.problem) continue;
+    console.log(`  PyTorch reference (${torchDevice === 'cpu' ? '2 threads, jemalloc retain' : `device ${torchDevice}`}):`);
+    const t = torchRows([c], repeats, iters, torchDevice, targetS);
+    Object.assign(ref, { ...t, rows: [...ref.rows, ...t.rows] });
+    if (t.problem) console.warn(`  ${t.problem}`);
+  }
   const profiles: StepProfile[] = [];
   if (gpu && choice.name === 'webgpu') {
     console.log('GPU time of one train step (timestamp queries) against wall time:');
@@ -273,9 +292,6 @@ async function main() {
       }
     }
   }
-  console.log(`PyTorch reference (${torchDevice === 'cpu' ? '2 threads, jemalloc retain' : `device ${torchDevice}`}):`);
-  const ref = torchRows(configs, repeats, iters, torchDevice, targetS);
-  if (ref.problem) console.warn(`  ${ref.problem}`);
 
   const rows = ours.map((g) => {
     const t = ref.rows.find((r) => r.model === g.model && r.size === g.size && r.phase === g.phase && r.batch === g.batch);
@@ -302,10 +318,13 @@ async function main() {
     torch: ref.version ?? null,
     torch_device: ref.device ?? null,
     torch_problem: ref.problem ?? null,
+    torch_threads: ref.threads ?? null,
+    torch_mkldnn: ref.mkldnn ?? null,
+    galmorph_backend_line: describeBackend(choice),
     ...(arg('--note') ? { note: arg('--note') } : {}),
     date: new Date().toISOString(),
     protocol:
-      `batch ${batches.join(' and ')}; ${repeats} timings of N steps after 2 warm-up steps, median` +
+      `batch ${batches.join(' and ')}; galmorph and PyTorch alternate model by model; ${repeats} timings of N steps after 2 warm-up steps, median` +
       `${gpu ? ` (N adaptive: each timing about ${targetS} s)` : ''}; train = forward + backward + Adam on MSE to 34 outputs; ` +
       (ref.device === 'cpu' || (!ref.device && torchDevice === 'cpu') ? 'PyTorch on CPU, 2 threads' : `PyTorch on ${ref.device ?? torchDevice} (CUDA), float32 (TF32 off), cuDNN benchmark mode, synchronised every step`),
     rows,

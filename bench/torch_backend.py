@@ -5,7 +5,8 @@ preloaded with retain:true (without it fresh large allocations page-fault heavil
 for the GPU comparison (`--gpu`) with the GPU machine's python3 on CUDA: float32 with TF32 off
 (galmorph's WebGPU kernels are float32), cuDNN benchmark mode, and a synchronisation after every
 step (galmorph waits for each step's result too).
-Prints one JSON object: {"torch": version, "device": name, "threads": n, "rows": [{model, size, phase, batch, img_s, runs}]}.
+Prints one JSON object: {"torch": version, "device": name, "threads": n, "mkldnn": {available, enabled},
+"rows": [{model, size, phase, batch, img_s, runs}]}.
 Usage: torch_backend.py '<json list of {model, size, batch, phases, micro_batch}>' REPEATS ITERS [DEVICE [TARGET_S]]
   DEVICE: cpu (default), cuda, or auto (cuda when available); ITERS 0: as many steps per timing as
   fill about TARGET_S seconds (default 1), judged from the second warm-up step.
@@ -116,7 +117,9 @@ def main():
             med, runs = measure(step, b, repeats, iters, target_s)
             rows.append({"model": cfg["model"], "size": s, "phase": phase, "batch": b, "img_s": med, "runs": runs})
             print(f"  torch {cfg['model']} {s}px {phase}: {med:.1f} img/s", file=sys.stderr, flush=True)
-    print(json.dumps({"torch": torch.__version__, "device": name, "threads": torch.get_num_threads(), "rows": rows}))
+    # Whether PyTorch's CPU convolutions can take its oneDNN (mkldnn) path, and its thread count.
+    mkldnn = {"available": torch.backends.mkldnn.is_available(), "enabled": bool(torch.backends.mkldnn.enabled)}
+    print(json.dumps({"torch": torch.__version__, "device": name, "threads": torch.get_num_threads(), "mkldnn": mkldnn, "rows": rows}))
 
 
 if __name__ == "__main__":

@@ -207,6 +207,16 @@ describe('onednn backend (native kernels on oneDNN)', function () {
     }
   });
 
+  it('ReLU and same-shape products, sums and differences of large tensors match the cpu backend', async () => {
+    const shape = [2, 32, 32, 9]; // above the size where the native path starts
+    const inputs = [randomData(shape, 31), randomData(shape, 32)];
+    for (const [name, op] of [['Relu', (a: tf.Tensor) => tf.relu(a)], ['Multiply', tf.mul], ['Add', tf.add], ['Sub', tf.sub]] as const) {
+      await checkForward(name, (a, b) => (op as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(a!, b!), inputs, [shape, shape], [name], 1e-7);
+    }
+    // and their gradients, through a loss that uses all four
+    await checkGrads('element-wise', (a, b) => tf.sum(tf.mul(tf.relu(tf.sub(a!, b!)), tf.add(a!, b!))), inputs, [shape, shape], ['Relu', 'Multiply', 'Add', 'Sub']);
+  });
+
   it('batch norm (training: native statistics, gradient sums, affine maps) matches the textbook gradient in double precision', async () => {
     for (const shape of [[3, 5, 4, 6], [2, 9, 7, 33]]) {
       const c = shape[3]!;

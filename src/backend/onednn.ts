@@ -1,7 +1,8 @@
 /**
  * The `onednn` backend: tfjs's wasm backend with the kernels that dominate training and inference
  * (convolutions and their gradients, depthwise included; matrix products; max and average pooling
- * and their gradients; galmorph's batch-norm statistics and affine maps) run natively by oneDNN,
+ * and their gradients; galmorph's batch-norm statistics and affine maps; ReLU and same-shape
+ * products, sums and differences of large tensors) run natively, by oneDNN or on its threads,
  * through galmorph's Node addon (native/onednn, N-API).
  *
  * Design: the kernels are registered on the wasm backend and work on its heap in place. The
@@ -31,6 +32,7 @@ export interface OnednnAddon {
   bnStats(heap: Uint8Array, p: Float64Array): void;
   bnBackwardSums(heap: Uint8Array, p: Float64Array): void;
   bnAffine(heap: Uint8Array, p: Float64Array): void;
+  eltwise(heap: Uint8Array, p: Float64Array): void;
   setThreads(n: number): void;
   threads(): number;
   info(): { version: string; isa: string; runtime: string; threads: number; cachedPrimitives: number };
@@ -419,6 +421,26 @@ export function nativeBatchNorm(x: tf.Tensor): boolean {
   return active && x.dtype === 'float32' && x.size > 0 && tf.getBackend() === 'wasm';
 }
 
+// ---- element-wise ops over whole activations ---------------------------------------------------
+
+/** Below this many elements wasm is as fast (a native call has a fixed cost); Adam's scalars stay there. */
+const ELTWISE_MIN = 1 << 14;
+const ELTWISE = { Relu: 0, Multiply: 1, Add: 2, Sub: 3 } as const;
+
+/** ReLU, and products, sums and differences of two tensors of the same shape, on oneDNN's threads. */
+function eltwiseKernel(name: keyof typeof ELTWISE) {
+  return (args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined => {
+    const { x, a, b: other } = args.inputs as Record<string, TensorInfo | undefined>;
+    const first = x ?? a;
+    if (!first || !floats(first, other) || tf.util.sizeFromShape(first.shape) < ELTWISE_MIN) return undefined;
+    if (other && !tf.util.arraysEqual(first.shape, other.shape)) return undefined;
+    return withOutput(b, first.shape, (out) => {
+      P.set([ELTWISE[name], tf.util.sizeFromShape(first.shape), offset(b, first), other ? offset(b, other) : 0, offset(b, out)]);
+      loadOnednn().eltwise(heap(b), P);
+    });
+  };
+}
+
 /**
  * Identity without a copy: tfjs clones every tensor a gradient saves (inputs and outputs of each
  * layer, through the Identity kernel), and the wasm backend's Identity copies the data. Sharing it
@@ -447,6 +469,10 @@ export const ONEDNN_KERNELS: KernelConfig[] = [
   nativeKernel('MaxPoolGrad', backwardPool(POOL_MAX_BACKWARD)),
   nativeKernel('AvgPoolGrad', backwardPool(POOL_AVG_BACKWARD)),
   nativeKernel('BatchMatMul', matmulKernel),
+  nativeKernel('Relu', eltwiseKernel('Relu')),
+  nativeKernel('Multiply', eltwiseKernel('Multiply')),
+  nativeKernel('Add', eltwiseKernel('Add')),
+  nativeKernel('Sub', eltwiseKernel('Sub')),
   nativeKernel('_FusedMatMul', matmulKernel),
 ];
 

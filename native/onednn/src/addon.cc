@@ -500,6 +500,48 @@ Napi::Value BnAffine(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- element-wise ops ------------------------------------------------------------------------
+// The passes over whole activations that are left once the convolutions are native: on wasm they
+// run on one thread, 4 floats at a time. Parameters: 0 op, 1 n (elements); offsets 2 a, 3 b,
+// 4 out. Ops: 0 relu(a), 1 a·b, 2 a + b, 3 a − b (same shapes; tfjs's ReLU gradient and Adam's
+// updates are made of these).
+Napi::Value Eltwise(const Napi::CallbackInfo& info) {
+  char* heap = heapOf(info);
+  const double* p = paramsOf(info, 5);
+  const int op = static_cast<int>(p[0]);
+  if (op < 0 || op > 3) throw std::runtime_error("galmorph onednn: unknown element-wise op");
+  const memory::dim n = D(p[1]);
+  const float* a = static_cast<const float*>(at(heap, p[2]));
+  const float* b = static_cast<const float*>(at(heap, p[3]));
+  float* o = static_cast<float*>(at(heap, p[4]));
+  const int T = threadsFor(4.0 * n, 1 << 18);
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const memory::dim lo = n * t / nt, hi = n * (t + 1) / nt;
+    switch (op) {
+      case 0:
+#pragma omp simd
+        for (memory::dim i = lo; i < hi; i++) o[i] = a[i] > 0.f ? a[i] : 0.f;
+        break;
+      case 1:
+#pragma omp simd
+        for (memory::dim i = lo; i < hi; i++) o[i] = a[i] * b[i];
+        break;
+      case 2:
+#pragma omp simd
+        for (memory::dim i = lo; i < hi; i++) o[i] = a[i] + b[i];
+        break;
+      case 3:
+#pragma omp simd
+        for (memory::dim i = lo; i < hi; i++) o[i] = a[i] - b[i];
+        break;
+      default: break;
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // ---- set-up and reports --------------------------------------------------------------------
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   const int n = info[0].As<Napi::Number>().Int32Value();
@@ -566,6 +608,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bnStats", Napi::Function::New<guarded<BnStats>>(env, "bnStats"));
   exports.Set("bnBackwardSums", Napi::Function::New<guarded<BnBackwardSums>>(env, "bnBackwardSums"));
   exports.Set("bnAffine", Napi::Function::New<guarded<BnAffine>>(env, "bnAffine"));
+  exports.Set("eltwise", Napi::Function::New<guarded<Eltwise>>(env, "eltwise"));
   exports.Set("setThreads", Napi::Function::New<guarded<SetThreads>>(env, "setThreads"));
   exports.Set("threads", Napi::Function::New<guarded<Threads>>(env, "threads"));
   exports.Set("info", Napi::Function::New<guarded<Info>>(env, "info"));
