@@ -17,7 +17,8 @@
  * Both sides wait for every step to finish (galmorph reads the loss or the output; PyTorch on
  * CUDA synchronises), as a training loop that logs its loss does.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as readline from 'node:readline';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,8 +63,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** `iters` 0: as many steps per timing as fill about `targetS` seconds (from the second warm-up step). */
-async function measure(step: () => Promise<void>, batch: number, repeats: number, iters: number, targetS = 1): Promise<number[]> {
+/**
+ * `iters` 0: as many steps per timing as fill about `targetS` seconds (from the second warm-up step).
+ * `alternate` (the PyTorch side, CPU runs): timed right after each of galmorph's timings, with the
+ * same step count, so that both see the same load on a shared machine; its rates go to `other`.
+ */
+async function measure(step: () => Promise<void>, batch: number, repeats: number, iters: number, targetS = 1, alternate?: (iters: number) => Promise<number>, other: number[] = []): Promise<number[]> {
   await step();
   const w = performance.now();
   await step();
@@ -76,6 +81,7 @@ async function measure(step: () => Promise<void>, batch: number, repeats: number
     const t = performance.now();
     for (let i = 0; i < iters; i++) await step();
     rates.push((batch * iters * 1000) / (performance.now() - t));
+    if (alternate) other.push(await alternate(iters));
   }
   return rates;
 }
@@ -88,6 +94,8 @@ interface GalmorphRow {
   img_s: number | null;
   runs: number[];
   micro_batch: number | null;
+  /** CPU runs: PyTorch's rates, each timed right after the galmorph timing of the same index. */
+  torch_runs?: number[];
   /** webgpu: MiB of GPU buffers tfjs held at the end of the row (tensors and its reuse pool). */
   gpu_mib?: number;
   error?: string;
@@ -103,7 +111,7 @@ interface StepProfile {
   top_programs: { program: string; ms: number; count: number }[];
 }
 
-async function galmorphRows(configs: Config[], repeats: number, iters: (c: Config) => number, targetS: number, micro: boolean, deadline: number) {
+async function galmorphRows(configs: Config[], repeats: number, iters: (c: Config) => number, targetS: number, micro: boolean, deadline: number, torch?: TorchServer) {
   const rows: GalmorphRow[] = [];
   for (const c of configs) {
     if (performance.now() > deadline) {
@@ -131,12 +139,19 @@ async function galmorphRows(configs: Config[], repeats: number, iters: (c: Confi
       }
       const label = `galmorph ${c.model} ${c.size}px batch ${c.batch} ${phase}`;
       try {
-        const runs = await measure(step, c.batch, repeats, iters(c), targetS);
+        const torchRuns: number[] = [];
+        let alternate: ((n: number) => Promise<number>) | undefined;
+        if (torch) {
+          await torch.request({ cmd: 'phase', model: c.model, size: c.size, batch: c.batch, phase });
+          alternate = async (n) => (c.batch * n) / (await torch.request({ cmd: 'run', iters: n })).seconds!;
+        }
+        const runs = await measure(step, c.batch, repeats, iters(c), targetS, alternate, torchRuns);
         const gpuError = takeWebgpuError();
         if (gpuError) throw new Error(`WebGPU error: ${gpuError}`);
         const gpuMib = webgpuBytesAllocated() / 2 ** 20;
-        rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: median(runs), runs, micro_batch: microBatch ?? null, ...(gpuMib ? { gpu_mib: Math.round(gpuMib) } : {}) });
-        console.log(`  ${label}: ${median(runs).toFixed(1)} img/s${gpuMib ? ` (${gpuMib.toFixed(0)} MiB of GPU buffers)` : ''}`);
+        rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: median(runs), runs, micro_batch: microBatch ?? null, ...(torch ? { torch_runs: torchRuns } : {}), ...(gpuMib ? { gpu_mib: Math.round(gpuMib) } : {}) });
+        const vs = torch ? `, PyTorch alternating ${median(torchRuns).toFixed(1)} img/s` : '';
+        console.log(`  ${label}: ${median(runs).toFixed(1)} img/s${vs}${gpuMib ? ` (${gpuMib.toFixed(0)} MiB of GPU buffers)` : ''}`);
       } catch (err) {
         const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
         rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: null, runs: [], micro_batch: microBatch ?? null, error: msg });
@@ -200,13 +215,16 @@ interface TorchResult {
   problem?: string;
 }
 
-/** The PyTorch side, or a reason it could not run (never a made-up number). */
-function torchRows(configs: Config[], repeats: number, iters: (c: Config) => number, device: string, targetS: number): TorchResult {
-  const python = process.env.GALMORPH_PYTHON ?? '/usr/bin/python3';
-  const probe = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    return { rows: [], problem: `PyTorch is not importable from ${python} (install Debian python3-torch python3-torchvision libjemalloc2)` };
-  }
+const PYTHON = process.env.GALMORPH_PYTHON ?? '/usr/bin/python3';
+
+/** Why PyTorch cannot run, or undefined when it can. */
+function torchProblem(): string | undefined {
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+  return probe.status === 0 ? undefined : `PyTorch is not importable from ${PYTHON} (install Debian python3-torch python3-torchvision libjemalloc2)`;
+}
+
+/** PyTorch's environment: on the CPU 2 threads and jemalloc (retain), its best settings here. */
+function torchEnv(device: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (device !== 'cuda') {
     Object.assign(env, { OMP_NUM_THREADS: '2', MKL_NUM_THREADS: '2' });
@@ -217,6 +235,48 @@ function torchRows(configs: Config[], repeats: number, iters: (c: Config) => num
       console.warn(`  (no ${JEMALLOC}: PyTorch runs with glibc malloc, which is 3-10x slower here; install libjemalloc2)`);
     }
   }
+  return env;
+}
+
+interface TorchReply {
+  seconds?: number;
+  torch?: string;
+  threads?: number;
+  mkldnn?: { available: boolean; enabled: boolean };
+}
+
+/** PyTorch in one long-lived process (torch_backend.py --serve): CPU timings on request. */
+class TorchServer {
+  private readonly lines: AsyncIterator<string>;
+  last: TorchReply = {};
+  private constructor(private readonly proc: ReturnType<typeof spawn>) {
+    this.lines = readline.createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+  }
+
+  static start(): TorchServer {
+    return new TorchServer(spawn(PYTHON, [path.join(__dirname, 'torch_backend.py'), '--serve'], { env: torchEnv('cpu'), stdio: ['pipe', 'pipe', 'inherit'] }));
+  }
+
+  async request(cmd: Record<string, unknown>): Promise<TorchReply> {
+    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error(`the PyTorch process ended (exit ${this.proc.exitCode})`);
+    const reply = JSON.parse(value as string) as TorchReply;
+    if (reply.torch) this.last = reply;
+    return reply;
+  }
+
+  close(): void {
+    this.proc.stdin!.end();
+  }
+}
+
+/** The PyTorch side, or a reason it could not run (never a made-up number). */
+function torchRows(configs: Config[], repeats: number, iters: (c: Config) => number, device: string, targetS: number): TorchResult {
+  const python = PYTHON;
+  const problem = torchProblem();
+  if (problem) return { rows: [], problem };
+  const env = torchEnv(device);
   // PyTorch at its best: full batches, no micro-batching.
   const torchConfigs = configs.map((c) => ({ model: c.model, size: c.size, batch: c.batch, phases: c.phases, iters: iters(c) }));
   const results: TorchResult['rows'] = [];
@@ -268,16 +328,26 @@ async function main() {
   const micro = choice.tfjsName === 'wasm';
   const deadline = arg('--deadline-s') ? performance.now() + 1000 * Number(arg('--deadline-s')) : Infinity;
   const ours: GalmorphRow[] = [];
-  const ref: TorchResult = { rows: [] };
-  // One model at a time, galmorph then PyTorch: on a shared machine the load changes over minutes,
-  // and both sides of a ratio should see the same.
-  for (const c of configs) {
-    ours.push(...(await galmorphRows([c], repeats, iters, targetS, micro, deadline)));
-    if (ref.problem) continue;
-    console.log(`  PyTorch reference (${torchDevice === 'cpu' ? '2 threads, jemalloc retain' : `device ${torchDevice}`}):`);
-    const t = torchRows([c], repeats, iters, torchDevice, targetS);
-    Object.assign(ref, { ...t, rows: [...ref.rows, ...t.rows] });
-    if (t.problem) console.warn(`  ${t.problem}`);
+  let ref: TorchResult = { rows: [] };
+  if (torchDevice === 'cpu') {
+    // CPU: PyTorch in a process of its own, each of its timings right after galmorph's.
+    ref.problem = torchProblem();
+    const torch = ref.problem ? undefined : TorchServer.start();
+    console.log(torch ? 'PyTorch reference (2 threads, jemalloc retain), timed alternately with galmorph:' : `  ${ref.problem}`);
+    try {
+      ours.push(...(await galmorphRows(configs, repeats, iters, targetS, micro, deadline, torch)));
+    } finally {
+      torch?.close();
+    }
+    if (torch) {
+      ref = { version: torch.last.torch, device: 'cpu', threads: torch.last.threads, mkldnn: torch.last.mkldnn, rows: [] };
+      for (const g of ours) if (g.torch_runs?.length) ref.rows.push({ model: g.model, size: g.size, phase: g.phase, batch: g.batch, img_s: median(g.torch_runs) });
+    }
+  } else {
+    ours.push(...(await galmorphRows(configs, repeats, iters, targetS, micro, deadline)));
+    console.log(`PyTorch reference (device ${torchDevice}):`);
+    ref = torchRows(configs, repeats, iters, torchDevice, targetS);
+    if (ref.problem) console.warn(`  ${ref.problem}`);
   }
   const profiles: StepProfile[] = [];
   if (gpu && choice.name === 'webgpu') {
@@ -304,6 +374,7 @@ async function main() {
       torch_img_s: t ? Number(t.img_s.toFixed(2)) : null,
       ratio: t && g.img_s !== null ? Number((g.img_s / t.img_s).toFixed(3)) : null,
       galmorph_runs: g.runs.map((v) => Number(v.toFixed(2))),
+      ...(g.torch_runs ? { torch_runs: g.torch_runs.map((v) => Number(v.toFixed(2))) } : {}),
       micro_batch: g.micro_batch,
       ...(g.gpu_mib !== undefined ? { gpu_mib: g.gpu_mib } : {}),
       ...(g.error ? { error: g.error } : {}),
@@ -324,7 +395,8 @@ async function main() {
     ...(arg('--note') ? { note: arg('--note') } : {}),
     date: new Date().toISOString(),
     protocol:
-      `batch ${batches.join(' and ')}; galmorph and PyTorch alternate model by model; ${repeats} timings of N steps after 2 warm-up steps, median` +
+      `batch ${batches.join(' and ')}; ${repeats} timings of N steps after 2 warm-up steps, median` +
+      (torchDevice === 'cpu' ? ' (each PyTorch timing, same N, right after the galmorph timing: both see the same load)' : '') +
       `${gpu ? ` (N adaptive: each timing about ${targetS} s)` : ''}; train = forward + backward + Adam on MSE to 34 outputs; ` +
       (ref.device === 'cpu' || (!ref.device && torchDevice === 'cpu') ? 'PyTorch on CPU, 2 threads' : `PyTorch on ${ref.device ?? torchDevice} (CUDA), float32 (TF32 off), cuDNN benchmark mode, synchronised every step`),
     rows,
