@@ -28,6 +28,7 @@ import { currentGradientContext } from './lean-gradients';
 export interface OnednnAddon {
   conv(heap: Uint8Array, p: Float64Array): void;
   pool(heap: Uint8Array, p: Float64Array): void;
+  maxPoolGrad(heap: Uint8Array, p: Float64Array): void;
   matmul(heap: Uint8Array, p: Float64Array): void;
   bnStats(heap: Uint8Array, p: Float64Array): void;
   bnBackwardSums(heap: Uint8Array, p: Float64Array): void;
@@ -288,15 +289,14 @@ interface PoolAttrs {
 }
 const POOL_MAX = 0;
 const POOL_AVG = 1;
-const POOL_MAX_BACKWARD = 2;
-const POOL_AVG_BACKWARD = 3;
+const POOL_AVG_BACKWARD = 2;
 
-function pool(b: WasmBackendLike, kind: number, info: tf.backend_util.Conv2DInfo, x: TensorInfo, y: TensorInfo, input?: TensorInfo): void {
+function pool(b: WasmBackendLike, kind: number, info: tf.backend_util.Conv2DInfo, x: TensorInfo, y: TensorInfo): void {
   const { padInfo } = info;
   P.set([
     kind, info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
     info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, padInfo.top, padInfo.left, padInfo.bottom, padInfo.right,
-    offset(b, x), offset(b, y), input ? offset(b, input) : 0,
+    offset(b, x), offset(b, y),
   ]);
   loadOnednn().pool(heap(b), P);
 }
@@ -314,13 +314,28 @@ function forwardPool(kind: number) {
   };
 }
 
-function backwardPool(kind: number) {
-  return (args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined => {
-    const { dy, input } = args.inputs as Record<string, TensorInfo>;
-    if (!dy || !input || input.shape.length !== 4 || !floats(dy, input)) return undefined;
-    const info = poolInfo(input.shape, args.attrs as unknown as PoolAttrs);
-    return withOutput(b, input.shape, (dx) => pool(b, kind, info, dx, dy, kind === POOL_MAX_BACKWARD ? input : undefined));
-  };
+/**
+ * dx of max pooling in one pass over x, its pooled output y and dy (first maximum of each window),
+ * instead of oneDNN's forward-with-workspace then backward: tfjs hands MaxPoolGrad the output.
+ */
+function maxPoolGrad(args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined {
+  const { dy, input, output } = args.inputs as Record<string, TensorInfo>;
+  if (!dy || !input || !output || input.shape.length !== 4 || !floats(dy, input, output)) return undefined;
+  const info = poolInfo(input.shape, args.attrs as unknown as PoolAttrs);
+  return withOutput(b, input.shape, (dx) => {
+    P.set([
+      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth,
+      info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, offset(b, input), offset(b, output), offset(b, dy), offset(b, dx),
+    ]);
+    loadOnednn().maxPoolGrad(heap(b), P);
+  });
+}
+
+function avgPoolGrad(args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined {
+  const { dy, input } = args.inputs as Record<string, TensorInfo>;
+  if (!dy || !input || input.shape.length !== 4 || !floats(dy, input)) return undefined;
+  const info = poolInfo(input.shape, args.attrs as unknown as PoolAttrs);
+  return withOutput(b, input.shape, (dx) => pool(b, POOL_AVG_BACKWARD, info, dx, dy));
 }
 
 // ---- matrix products -----------------------------------------------------------------------
@@ -466,8 +481,8 @@ export const ONEDNN_KERNELS: KernelConfig[] = [
   nativeKernel('DepthwiseConv2dNativeBackpropFilter', backpropFilter(true)),
   nativeKernel('MaxPool', forwardPool(POOL_MAX)),
   nativeKernel('AvgPool', forwardPool(POOL_AVG)),
-  nativeKernel('MaxPoolGrad', backwardPool(POOL_MAX_BACKWARD)),
-  nativeKernel('AvgPoolGrad', backwardPool(POOL_AVG_BACKWARD)),
+  nativeKernel('MaxPoolGrad', maxPoolGrad),
+  nativeKernel('AvgPoolGrad', avgPoolGrad),
   nativeKernel('BatchMatMul', matmulKernel),
   nativeKernel('Relu', eltwiseKernel('Relu')),
   nativeKernel('Multiply', eltwiseKernel('Multiply')),
