@@ -3,7 +3,7 @@
  * chosen backend and for the equivalent PyTorch models, in one run on the same machine, with the
  * ratio galmorph / PyTorch per row. Writes bench/results/backend.json.
  *   npm run bench:backend -- --quick            smaller repeats (a smoke run)
- *   npm run bench:backend -- --only smallcnn    one model
+ *   npm run bench:backend -- --only smallcnn    one model (or a comma-separated list)
  *   npm run bench:backend -- --out FILE.json    another output file
  *   --gpu                 the GPU comparison (scripts/gpu-bench.sh): batches 32 and 128, PyTorch on
  *                         CUDA (fp32, cuDNN autotuned), adaptive step counts, a GPU-time profile of
@@ -318,7 +318,7 @@ async function main() {
   const iters = (c: Config) =>
     gpu ? 0 : quick ? 1 : c.model === 'efficientnet-b0' ? 1 : c.size >= 128 || c.model === 'galmorph-cnn' ? 2 : 4;
   const configs = (gpu ? GPU_CONFIGS : CONFIGS)
-    .filter((c) => !only || c.model === only)
+    .filter((c) => !only || only.split(',').includes(c.model))
     .flatMap((c) => batches.map((batch) => ({ ...c, batch })));
 
   const choice = await initBackend();
