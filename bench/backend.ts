@@ -3,7 +3,7 @@
  * chosen backend and for the equivalent PyTorch models, in one run on the same machine, with the
  * ratio galmorph / PyTorch per row. Writes bench/results/backend.json.
  *   npm run bench:backend -- --quick            smaller repeats (a smoke run)
- *   npm run bench:backend -- --only smallcnn    one model
+ *   npm run bench:backend -- --only smallcnn    one model (or a comma-separated list)
  *   npm run bench:backend -- --out FILE.json    another output file
  *   --gpu                 the GPU comparison (scripts/gpu-bench.sh): batches 32 and 128, PyTorch on
  *                         CUDA (fp32, cuDNN autotuned), adaptive step counts, a GPU-time profile of
@@ -17,7 +17,8 @@
  * Both sides wait for every step to finish (galmorph reads the loss or the output; PyTorch on
  * CUDA synchronises), as a training loop that logs its loss does.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as readline from 'node:readline';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,8 +63,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** `iters` 0: as many steps per timing as fill about `targetS` seconds (from the second warm-up step). */
-async function measure(step: () => Promise<void>, batch: number, repeats: number, iters: number, targetS = 1): Promise<number[]> {
+/**
+ * `iters` 0: as many steps per timing as fill about `targetS` seconds (from the second warm-up step).
+ * `alternate` (the PyTorch side, CPU runs): timed right after each of galmorph's timings, with the
+ * same step count, so that both see the same load on a shared machine; its rates go to `other`.
+ */
+async function measure(step: () => Promise<void>, batch: number, repeats: number, iters: number, targetS = 1, alternate?: (iters: number) => Promise<number>, other: number[] = []): Promise<number[]> {
   await step();
   const w = performance.now();
   await step();
@@ -76,6 +81,7 @@ async function measure(step: () => Promise<void>, batch: number, repeats: number
     const t = performance.now();
     for (let i = 0; i < iters; i++) await step();
     rates.push((batch * iters * 1000) / (performance.now() - t));
+    if (alternate) other.push(await alternate(iters));
   }
   return rates;
 }
@@ -88,6 +94,8 @@ interface GalmorphRow {
   img_s: number | null;
   runs: number[];
   micro_batch: number | null;
+  /** CPU runs: PyTorch's rates, each timed right after the galmorph timing of the same index. */
+  torch_runs?: number[];
   /** webgpu: MiB of GPU buffers tfjs held at the end of the row (tensors and its reuse pool). */
   gpu_mib?: number;
   error?: string;
@@ -103,7 +111,7 @@ interface StepProfile {
   top_programs: { program: string; ms: number; count: number }[];
 }
 
-async function galmorphRows(configs: Config[], repeats: number, iters: (c: Config) => number, targetS: number, micro: boolean, deadline: number) {
+async function galmorphRows(configs: Config[], repeats: number, iters: (c: Config) => number, targetS: number, micro: boolean, deadline: number, torch?: TorchServer) {
   const rows: GalmorphRow[] = [];
   for (const c of configs) {
     if (performance.now() > deadline) {
@@ -131,12 +139,19 @@ async function galmorphRows(configs: Config[], repeats: number, iters: (c: Confi
       }
       const label = `galmorph ${c.model} ${c.size}px batch ${c.batch} ${phase}`;
       try {
-        const runs = await measure(step, c.batch, repeats, iters(c), targetS);
+        const torchRuns: number[] = [];
+        let alternate: ((n: number) => Promise<number>) | undefined;
+        if (torch) {
+          await torch.request({ cmd: 'phase', model: c.model, size: c.size, batch: c.batch, phase });
+          alternate = async (n) => (c.batch * n) / (await torch.request({ cmd: 'run', iters: n })).seconds!;
+        }
+        const runs = await measure(step, c.batch, repeats, iters(c), targetS, alternate, torchRuns);
         const gpuError = takeWebgpuError();
         if (gpuError) throw new Error(`WebGPU error: ${gpuError}`);
         const gpuMib = webgpuBytesAllocated() / 2 ** 20;
-        rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: median(runs), runs, micro_batch: microBatch ?? null, ...(gpuMib ? { gpu_mib: Math.round(gpuMib) } : {}) });
-        console.log(`  ${label}: ${median(runs).toFixed(1)} img/s${gpuMib ? ` (${gpuMib.toFixed(0)} MiB of GPU buffers)` : ''}`);
+        rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: median(runs), runs, micro_batch: microBatch ?? null, ...(torch ? { torch_runs: torchRuns } : {}), ...(gpuMib ? { gpu_mib: Math.round(gpuMib) } : {}) });
+        const vs = torch ? `, PyTorch alternating ${median(torchRuns).toFixed(1)} img/s` : '';
+        console.log(`  ${label}: ${median(runs).toFixed(1)} img/s${vs}${gpuMib ? ` (${gpuMib.toFixed(0)} MiB of GPU buffers)` : ''}`);
       } catch (err) {
         const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
         rows.push({ model: c.model, size: c.size, phase, batch: c.batch, img_s: null, runs: [], micro_batch: microBatch ?? null, error: msg });
@@ -194,17 +209,22 @@ const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 interface TorchResult {
   version?: string;
   device?: string;
+  threads?: number;
+  mkldnn?: { available: boolean; enabled: boolean };
   rows: { model: string; size: number; phase: string; batch: number; img_s: number }[];
   problem?: string;
 }
 
-/** The PyTorch side, or a reason it could not run (never a made-up number). */
-function torchRows(configs: Config[], repeats: number, iters: (c: Config) => number, device: string, targetS: number): TorchResult {
-  const python = process.env.GALMORPH_PYTHON ?? '/usr/bin/python3';
-  const probe = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    return { rows: [], problem: `PyTorch is not importable from ${python} (install Debian python3-torch python3-torchvision libjemalloc2)` };
-  }
+const PYTHON = process.env.GALMORPH_PYTHON ?? '/usr/bin/python3';
+
+/** Why PyTorch cannot run, or undefined when it can. */
+function torchProblem(): string | undefined {
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+  return probe.status === 0 ? undefined : `PyTorch is not importable from ${PYTHON} (install Debian python3-torch python3-torchvision libjemalloc2)`;
+}
+
+/** PyTorch's environment: on the CPU 2 threads and jemalloc (retain), its best settings here. */
+function torchEnv(device: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (device !== 'cuda') {
     Object.assign(env, { OMP_NUM_THREADS: '2', MKL_NUM_THREADS: '2' });
@@ -215,11 +235,55 @@ function torchRows(configs: Config[], repeats: number, iters: (c: Config) => num
       console.warn(`  (no ${JEMALLOC}: PyTorch runs with glibc malloc, which is 3-10x slower here; install libjemalloc2)`);
     }
   }
+  return env;
+}
+
+interface TorchReply {
+  seconds?: number;
+  torch?: string;
+  threads?: number;
+  mkldnn?: { available: boolean; enabled: boolean };
+}
+
+/** PyTorch in one long-lived process (torch_backend.py --serve): CPU timings on request. */
+class TorchServer {
+  private readonly lines: AsyncIterator<string>;
+  last: TorchReply = {};
+  private constructor(private readonly proc: ReturnType<typeof spawn>) {
+    this.lines = readline.createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+  }
+
+  static start(): TorchServer {
+    return new TorchServer(spawn(PYTHON, [path.join(__dirname, 'torch_backend.py'), '--serve'], { env: torchEnv('cpu'), stdio: ['pipe', 'pipe', 'inherit'] }));
+  }
+
+  async request(cmd: Record<string, unknown>): Promise<TorchReply> {
+    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error(`the PyTorch process ended (exit ${this.proc.exitCode})`);
+    const reply = JSON.parse(value as string) as TorchReply;
+    if (reply.torch) this.last = reply;
+    return reply;
+  }
+
+  close(): void {
+    this.proc.stdin!.end();
+  }
+}
+
+/** The PyTorch side, or a reason it could not run (never a made-up number). */
+function torchRows(configs: Config[], repeats: number, iters: (c: Config) => number, device: string, targetS: number): TorchResult {
+  const python = PYTHON;
+  const problem = torchProblem();
+  if (problem) return { rows: [], problem };
+  const env = torchEnv(device);
   // PyTorch at its best: full batches, no micro-batching.
   const torchConfigs = configs.map((c) => ({ model: c.model, size: c.size, batch: c.batch, phases: c.phases, iters: iters(c) }));
   const results: TorchResult['rows'] = [];
   let version: string | undefined;
   let deviceName: string | undefined;
+  let threads: number | undefined;
+  let mkldnn: TorchResult['mkldnn'];
   // One process per config, so the iteration count can differ by model.
   for (const c of torchConfigs) {
     const r = spawnSync(python, [path.join(__dirname, 'torch_backend.py'), JSON.stringify([c]), String(repeats), String(c.iters), device, String(targetS)], {
@@ -229,12 +293,14 @@ function torchRows(configs: Config[], repeats: number, iters: (c: Config) => num
       maxBuffer: 1 << 24,
     });
     if (r.status !== 0) return { rows: results, version, device: deviceName, problem: `PyTorch run failed for ${c.model} ${c.size}px batch ${c.batch}: exit ${r.status}` };
-    const parsed = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; device: string; rows: typeof results };
+    const parsed = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; device: string; threads: number; mkldnn?: TorchResult['mkldnn']; rows: typeof results };
     version = parsed.torch;
     deviceName = parsed.device;
+    threads = parsed.threads;
+    mkldnn = parsed.mkldnn;
     results.push(...parsed.rows);
   }
-  return { version, device: deviceName, rows: results };
+  return { version, device: deviceName, threads, mkldnn, rows: results };
 }
 
 async function main() {
@@ -252,14 +318,37 @@ async function main() {
   const iters = (c: Config) =>
     gpu ? 0 : quick ? 1 : c.model === 'efficientnet-b0' ? 1 : c.size >= 128 || c.model === 'galmorph-cnn' ? 2 : 4;
   const configs = (gpu ? GPU_CONFIGS : CONFIGS)
-    .filter((c) => !only || c.model === only)
+    .filter((c) => !only || only.split(',').includes(c.model))
     .flatMap((c) => batches.map((batch) => ({ ...c, batch })));
 
   const choice = await initBackend();
   console.log(`galmorph ${describeBackend(choice)}`);
-  // Micro-batches exist for the wasm heap (4 GB); other backends take the whole batch, as PyTorch does.
+  // Micro-batches exist for the wasm heap (4 GB), which onednn's tensors live in too; other
+  // backends take the whole batch, as PyTorch does.
+  const micro = choice.tfjsName === 'wasm';
   const deadline = arg('--deadline-s') ? performance.now() + 1000 * Number(arg('--deadline-s')) : Infinity;
-  const ours = await galmorphRows(configs, repeats, iters, targetS, choice.name === 'wasm', deadline);
+  const ours: GalmorphRow[] = [];
+  let ref: TorchResult = { rows: [] };
+  if (torchDevice === 'cpu') {
+    // CPU: PyTorch in a process of its own, each of its timings right after galmorph's.
+    ref.problem = torchProblem();
+    const torch = ref.problem ? undefined : TorchServer.start();
+    console.log(torch ? 'PyTorch reference (2 threads, jemalloc retain), timed alternately with galmorph:' : `  ${ref.problem}`);
+    try {
+      ours.push(...(await galmorphRows(configs, repeats, iters, targetS, micro, deadline, torch)));
+    } finally {
+      torch?.close();
+    }
+    if (torch) {
+      ref = { version: torch.last.torch, device: 'cpu', threads: torch.last.threads, mkldnn: torch.last.mkldnn, rows: [] };
+      for (const g of ours) if (g.torch_runs?.length) ref.rows.push({ model: g.model, size: g.size, phase: g.phase, batch: g.batch, img_s: median(g.torch_runs) });
+    }
+  } else {
+    ours.push(...(await galmorphRows(configs, repeats, iters, targetS, micro, deadline)));
+    console.log(`PyTorch reference (device ${torchDevice}):`);
+    ref = torchRows(configs, repeats, iters, torchDevice, targetS);
+    if (ref.problem) console.warn(`  ${ref.problem}`);
+  }
   const profiles: StepProfile[] = [];
   if (gpu && choice.name === 'webgpu') {
     console.log('GPU time of one train step (timestamp queries) against wall time:');
@@ -273,9 +362,6 @@ async function main() {
       }
     }
   }
-  console.log(`PyTorch reference (${torchDevice === 'cpu' ? '2 threads, jemalloc retain' : `device ${torchDevice}`}):`);
-  const ref = torchRows(configs, repeats, iters, torchDevice, targetS);
-  if (ref.problem) console.warn(`  ${ref.problem}`);
 
   const rows = ours.map((g) => {
     const t = ref.rows.find((r) => r.model === g.model && r.size === g.size && r.phase === g.phase && r.batch === g.batch);
@@ -288,6 +374,7 @@ async function main() {
       torch_img_s: t ? Number(t.img_s.toFixed(2)) : null,
       ratio: t && g.img_s !== null ? Number((g.img_s / t.img_s).toFixed(3)) : null,
       galmorph_runs: g.runs.map((v) => Number(v.toFixed(2))),
+      ...(g.torch_runs ? { torch_runs: g.torch_runs.map((v) => Number(v.toFixed(2))) } : {}),
       micro_batch: g.micro_batch,
       ...(g.gpu_mib !== undefined ? { gpu_mib: g.gpu_mib } : {}),
       ...(g.error ? { error: g.error } : {}),
@@ -302,10 +389,14 @@ async function main() {
     torch: ref.version ?? null,
     torch_device: ref.device ?? null,
     torch_problem: ref.problem ?? null,
+    torch_threads: ref.threads ?? null,
+    torch_mkldnn: ref.mkldnn ?? null,
+    galmorph_backend_line: describeBackend(choice),
     ...(arg('--note') ? { note: arg('--note') } : {}),
     date: new Date().toISOString(),
     protocol:
       `batch ${batches.join(' and ')}; ${repeats} timings of N steps after 2 warm-up steps, median` +
+      (torchDevice === 'cpu' ? ' (each PyTorch timing, same N, right after the galmorph timing: both see the same load)' : '') +
       `${gpu ? ` (N adaptive: each timing about ${targetS} s)` : ''}; train = forward + backward + Adam on MSE to 34 outputs; ` +
       (ref.device === 'cpu' || (!ref.device && torchDevice === 'cpu') ? 'PyTorch on CPU, 2 threads' : `PyTorch on ${ref.device ?? torchDevice} (CUDA), float32 (TF32 off), cuDNN benchmark mode, synchronised every step`),
     rows,

@@ -3,7 +3,8 @@
 # Idempotent and quick when nothing changed: installs what is missing and nothing else.
 #   1. npm dependencies (when node_modules is missing or older than package.json / the lock)
 #   2. Debian packages for Jupyter, Chromium and redis-server (as root; otherwise prints the apt-get line)
-#   3. compiles the TypeScript library to dist/ (incremental)
+#   3. compiles the TypeScript library to dist/ (incremental), and galmorph's oneDNN addon
+#      (native/onednn; Debian libdnnl-dev + build-essential, optional: without it galmorph uses wasm)
 #   4. registers the tslab kernel in the project-local Jupyter path .jupyter/ (never the user's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +56,25 @@ if [ -n "$need" ]; then
   fi
 fi
 
+# --- 2b. oneDNN and a C++ compiler for the native kernels (optional) ---------------------------
+# Missing packages never stop the set-up: the onednn backend is then unavailable and galmorph
+# runs on wasm, saying why (`galmorph env`).
+APT_NATIVE=""
+[ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || APT_NATIVE="libdnnl-dev"
+command -v g++ >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || APT_NATIVE="$APT_NATIVE build-essential"
+if [ -n "$APT_NATIVE" ] && [ "${GALMORPH_NATIVE:-1}" != "0" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian packages for the oneDNN backend: $APT_NATIVE"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $APT_NATIVE >/dev/null; } ||
+      log "could not install $APT_NATIVE; galmorph will use the wasm backend"
+  else
+    log "for the faster onednn backend install:  sudo apt-get install -y $APT_NATIVE"
+  fi
+fi
+
 # --- 3. Build ------------------------------------------------------------------------------
 node node_modules/typescript/bin/tsc -p tsconfig.json  # the project's typescript (~5.9), not the one tslab bundles as .bin/tsc
+bash scripts/build-native.sh || true
 
 # --- 4. tslab kernel in the project-local Jupyter path ---------------------------------------
 spec="$ROOT/.jupyter/share/jupyter/kernels/tslab/kernel.json"

@@ -3,7 +3,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import { BackendChoice, initBackend } from './backend/select';
+import { BACKEND_NAMES, BackendChoice, initBackend, nativeDetail } from './backend/select';
 import { probeWebgpuAdapter, WebgpuAdapterReport } from './backend/webgpu';
 import { findChromium } from './plots/export';
 import { plotlyVersion } from './plots/figure';
@@ -76,10 +76,10 @@ export function formatEnvReport(r: EnvReport): string {
     row('backend', `NONE — ${r.backend.error}`);
   } else {
     const threads = r.backend.threads ? `, ${r.backend.threads} thread${r.backend.threads > 1 ? 's' : ''}` : '';
-    row('backend', `${r.backend.name} (${r.backend.packageName}${threads}) — ${r.backend.reason}`);
+    row('backend', `${r.backend.name} (${r.backend.packageName}${nativeDetail(r.backend)}${threads}) — ${r.backend.reason}`);
     for (const a of r.backend.attempts) row('', `  ${a.ok ? 'ok  ' : 'no  '}${a.name}${a.detail ? `: ${a.detail}` : ''}`);
-    if (!process.env.GALMORPH_BACKEND) row('', '  (GALMORPH_BACKEND=node-gpu|webgpu|node|wasm|cpu forces one)');
-    if (r.backend.name === 'wasm') row('', '  (GALMORPH_WASM_THREADS=n sets the wasm thread count)');
+    if (!process.env.GALMORPH_BACKEND) row('', `  (GALMORPH_BACKEND=${BACKEND_NAMES.join('|')} forces one)`);
+    if (r.backend.name === 'wasm' || r.backend.name === 'onednn') row('', '  (GALMORPH_THREADS=n sets the thread count)');
   }
   const a = r.webgpu.adapter;
   if (a) {

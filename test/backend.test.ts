@@ -49,8 +49,8 @@ describe('backend selection', () => {
     assert.equal(parseBackendName(' WASM '), 'wasm');
   });
 
-  it('default order is node-gpu, webgpu, node, wasm, cpu', () => {
-    assert.deepEqual(defaultCandidates().map((c) => c.name), ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu']);
+  it('default order is node-gpu, webgpu, node, onednn, wasm, cpu', () => {
+    assert.deepEqual(defaultCandidates().map((c) => c.name), ['node-gpu', 'webgpu', 'node', 'onednn', 'wasm', 'cpu']);
   });
 
   it('candidates are told whether they were forced (webgpu takes a software adapter only then)', async () => {
@@ -88,7 +88,7 @@ describe('backend selection', () => {
       if (installed) this.skip(); // a GPU workstation: the forced backend is really there
       // Forced by name (what GALMORPH_BACKEND does on a first call): a clear failure, not a fallback.
       await assert.rejects(initBackend('node-gpu'), /GALMORPH_BACKEND=node-gpu was asked for, but it is not available: .*@tensorflow\/tfjs-node-gpu/);
-      assert.throws(() => initBackend('gpu-please'), /unknown backend 'gpu-please'. Valid choices: node-gpu, webgpu, node, wasm, cpu/);
+      assert.throws(() => initBackend('gpu-please'), /unknown backend 'gpu-please'. Valid choices: node-gpu, webgpu, node, onednn, wasm, cpu/);
     });
 
     it('automatic choice activates a working backend that computes a convolution correctly', async () => {

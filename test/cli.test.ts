@@ -20,7 +20,7 @@ describe('galmorph CLI', () => {
   it('env names the backend it chose and why, and the data roots', () => {
     const r = galmorph(['env']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^backend\s+(node-gpu|webgpu|node|wasm|cpu) \(@tensorflow\/tfjs-[a-z-]+(, \d+ threads?)?\) — /m);
+    assert.match(r.stdout, /^backend\s+(node-gpu|webgpu|node|onednn|wasm|cpu) \((@tensorflow\/tfjs-[a-z-]+|wasm\+onednn, oneDNN [\d.]+ \w+ \w+)(, \d+ threads?)?\) — /m);
     assert.match(r.stdout, /^adapter\s+/m, 'the WebGPU adapter, or why there is none');
     assert.match(r.stdout, /^jupyter\s+/m);
     assert.match(r.stdout, /^chromium\s+/m);
@@ -38,6 +38,6 @@ describe('galmorph CLI', () => {
   it('env reports a forced backend that is unavailable instead of crashing', () => {
     const r = galmorph(['env'], { GALMORPH_BACKEND: 'nonsense' });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /backend\s+NONE — galmorph: unknown backend 'nonsense'. Valid choices: node-gpu, webgpu, node, wasm, cpu/);
+    assert.match(r.stdout, /backend\s+NONE — galmorph: unknown backend 'nonsense'. Valid choices: node-gpu, webgpu, node, onednn, wasm, cpu/);
   });
 });

@@ -35,8 +35,24 @@ type GradientsFn = (
   allowNoGradients?: boolean,
 ) => { value: tf.Tensor; grads: tf.Tensor[] };
 
+/**
+ * While a tape node's gradient function runs: its name and the inputs whose gradients will be
+ * thrown away (they do not depend on any x). Gradients recorded by `customGrad` (tfjs's fused
+ * convolution) compute every input's gradient at once; a kernel can use this to skip work, e.g.
+ * dL/d(image) of a network's first convolution.
+ */
+export interface GradientContext {
+  kernelName: string;
+  unused: ReadonlySet<string>;
+}
+let context: GradientContext | undefined;
+
+export function currentGradientContext(): GradientContext | undefined {
+  return context;
+}
+
 /** The nodes on a path from some x to y, inputs pruned to those that depend on an x (as tfjs does). */
-function nodesBetween(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
+function nodesBetween(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): (TapeNode & { unused: Set<string> })[] {
   const fromX = new Set<number>(xs.map((x) => x.id));
   const nodesFromX = new Set<number>();
   for (const node of tape) {
@@ -56,7 +72,11 @@ function nodesBetween(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode
   }
   return tape
     .filter((n) => nodesFromX.has(n.id) && nodesToY.has(n.id))
-    .map((n) => ({ ...n, inputs: Object.fromEntries(Object.entries(n.inputs).filter(([, t]) => fromX.has(t.id))) }));
+    .map((n) => ({
+      ...n,
+      inputs: Object.fromEntries(Object.entries(n.inputs).filter(([, t]) => fromX.has(t.id))),
+      unused: new Set(Object.entries(n.inputs).filter(([, t]) => !fromX.has(t.id)).map(([k]) => k)),
+    }));
 }
 
 let original: GradientsFn | undefined;
@@ -90,7 +110,13 @@ export function installLeanGradients(): void {
         const node = filtered[i]!;
         const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
         if (!node.gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-        const inputGrads = node.gradient(dys);
+        context = { kernelName: node.kernelName, unused: node.unused };
+        let inputGrads: Record<string, () => tf.Tensor>;
+        try {
+          inputGrads = node.gradient(dys);
+        } finally {
+          context = undefined;
+        }
         for (const [name, x] of Object.entries(node.inputs)) {
           const grad = inputGrads[name];
           if (!grad) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(inputGrads)}.`);

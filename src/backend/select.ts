@@ -4,6 +4,8 @@
  * many machines cannot download:
  *   node-gpu (@tensorflow/tfjs-node-gpu, CUDA) → webgpu (@tensorflow/tfjs-backend-webgpu on Dawn,
  *   a hardware adapter only) → node (@tensorflow/tfjs-node, libtensorflow CPU)
+ *   → onednn (the wasm backend with galmorph's oneDNN addon for convolutions, matrix products,
+ *   pooling and batch norm; built at set-up from Debian's libdnnl-dev)
  *   → wasm (@tensorflow/tfjs-backend-wasm, XNNPACK + SIMD, ships inside its npm package) → cpu (pure JS).
  * `GALMORPH_BACKEND=<name>` forces one and fails loudly if it cannot be loaded (`webgpu` forced
  * also accepts a software adapter, Mesa's lavapipe).
@@ -12,10 +14,11 @@ import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { installLeanGradients } from './lean-gradients';
 import { wasmThreadCount, withWasmThreads } from './wasm-threads';
+import { loadOnednn, onednnInfo, onednnThreadCount, registerOnednnKernels, setOnednnActive } from './onednn';
 import { describeAdapter, prepareWebgpuBackend, watchWebgpuErrors, webgpuAdapter, WebgpuAdapterReport } from './webgpu';
 
 /** Backend names galmorph understands, in default preference order. */
-export const BACKEND_NAMES = ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['node-gpu', 'webgpu', 'node', 'onednn', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** One way of getting a tfjs backend: what to load, and what tfjs calls it once registered. */
@@ -69,7 +72,15 @@ function firstLine(err: unknown): string {
   return msg.split('\n')[0]!.slice(0, 200);
 }
 
+/**
+ * How the wasm backend was started in this process (it starts once): threaded by plain wasm,
+ * single-threaded when onednn came first.
+ */
+let wasmStart: 'threaded' | 'single' | undefined;
+
 async function activate(tfjsName: string): Promise<void> {
+  // The oneDNN kernels sit on the wasm backend: on only when onednn is the backend chosen.
+  setOnednnActive(false);
   const ok = await tf.setBackend(tfjsName);
   if (!ok) throw new Error(`tfjs could not initialise the '${tfjsName}' backend`);
   await tf.ready();
@@ -111,6 +122,24 @@ export function defaultCandidates(): BackendCandidate[] {
       },
     },
     {
+      name: 'onednn',
+      packageName: 'wasm+onednn',
+      tfjsName: 'wasm',
+      load: async () => {
+        const native = loadOnednn();
+        requireOptional('@tensorflow/tfjs-backend-wasm');
+        registerWasmTrainingKernels();
+        registerOnednnKernels();
+        const threads = onednnThreadCount();
+        if (threads) native.setThreads(threads);
+        // A first start takes the single-threaded build (see onednn.ts).
+        if (!wasmStart) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+        await activate('wasm');
+        wasmStart ??= 'single';
+        setOnednnActive(true);
+      },
+    },
+    {
       name: 'wasm',
       packageName: '@tensorflow/tfjs-backend-wasm',
       tfjsName: 'wasm',
@@ -119,8 +148,11 @@ export function defaultCandidates(): BackendCandidate[] {
         // galmorph's gradient kernels make the wasm backend able to train conv nets.
         registerWasmTrainingKernels();
         const threads = wasmThreadCount();
-        if (threads > 1) await withWasmThreads(threads, () => activate('wasm'));
+        // Once onednn has started the single-threaded build, plain wasm is that build (its
+        // kernels then run with the native ones switched off).
+        if (threads > 1 && wasmStart !== 'single') await withWasmThreads(threads, () => activate('wasm'));
         else await activate('wasm');
+        wasmStart ??= threads > 1 ? 'threaded' : 'single';
       },
     },
     {
@@ -133,6 +165,7 @@ export function defaultCandidates(): BackendCandidate[] {
 }
 
 function backendThreads(name: BackendName): number | undefined {
+  if (name === 'onednn') return onednnInfo()?.threads;
   if (name !== 'wasm') return undefined;
   try {
     return (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
@@ -215,9 +248,15 @@ export function initBackend(prefer?: BackendName | string): Promise<BackendChoic
   return current;
 }
 
+/** For onednn: the library under it (`, oneDNN 2.6.3 avx2 OpenMP`); empty for the other backends. */
+export function nativeDetail(choice: BackendChoice): string {
+  const info = choice.name === 'onednn' ? onednnInfo() : undefined;
+  return info ? `, oneDNN ${info.version} ${info.isa} ${info.runtime}` : '';
+}
+
 /** One line for logs and notebook headers. */
 export function describeBackend(choice: BackendChoice): string {
   const threads = choice.threads ? `, ${choice.threads} thread${choice.threads > 1 ? 's' : ''}` : '';
   const adapter = choice.adapter ? `, ${describeAdapter(choice.adapter)}` : '';
-  return `backend: ${choice.name} (${choice.packageName}, tfjs ${tf.version.tfjs}${threads}${adapter}) — ${choice.reason}`;
+  return `backend: ${choice.name} (${choice.packageName}${nativeDetail(choice)}, tfjs ${tf.version.tfjs}${threads}${adapter}) — ${choice.reason}`;
 }

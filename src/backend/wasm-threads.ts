@@ -26,14 +26,16 @@ const IMPORT_SCRIPTS = 'importScripts:function(f){';
 const IMPORT_SCRIPTS_PATCHED = `importScripts:function(f){if(typeof f!=="string"||f.startsWith("blob:"))f=process.env.${MAIN_SCRIPT_ENV};`;
 
 /**
- * Threads for the wasm backend: `GALMORPH_WASM_THREADS` if set, else one per logical core
- * (at most 8, the size of the backend's worker pool).
+ * Threads for the wasm backend: `GALMORPH_WASM_THREADS` if set, else `GALMORPH_THREADS` (the
+ * thread count of every CPU backend), else one per logical core (at most 8, the size of the
+ * backend's worker pool).
  */
 export function wasmThreadCount(): number {
-  const raw = process.env.GALMORPH_WASM_THREADS;
+  const name = process.env.GALMORPH_WASM_THREADS ? 'GALMORPH_WASM_THREADS' : 'GALMORPH_THREADS';
+  const raw = process.env[name];
   if (raw !== undefined && raw !== '') {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`galmorph: GALMORPH_WASM_THREADS must be an integer from 1 to 8, got '${raw}'`);
+    if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`galmorph: ${name} must be an integer from 1 to 8, got '${raw}'`);
     return n;
   }
   return Math.min(Math.max(os.cpus().length, 1), 8);

@@ -5,9 +5,11 @@
  * is the textbook formula (per channel, over the m = N·H·W values):
  *   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ·rstd/m · (m·dy − dβ − x̂·dγ)
  * with the per-channel sums from pooling and the per-channel affine maps as 1x1 depthwise
- * convolutions, the wasm backend's fastest paths. Same weights and names as Keras' layer.
+ * convolutions, the wasm backend's fastest paths; on the onednn backend, native one-pass kernels
+ * for the statistics, the gradient sums and the affine maps. Same weights and names as Keras' layer.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BN_AFFINE, BN_BACKWARD_SUMS, BN_STATS, nativeBatchNorm } from '../../backend/onednn';
 
 export interface BatchNormArgs {
   momentum?: number;
@@ -38,6 +40,16 @@ function affine(x: tf.Tensor, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor
   return tf.add(tf.mul(x, scale), shift);
 }
 
+/** On the onednn backend: the native kernels (one pass each over the tensor). */
+const nativeStats = (x: tf.Tensor) => tf.engine().runKernel(BN_STATS, { x }, {}) as unknown as [tf.Tensor1D, tf.Tensor1D];
+/** Σdy and Σdy·(x − μ) per channel (centred: no cancellation in float32 when |μ| >> σ). */
+const nativeSums = (dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor1D) => tf.engine().runKernel(BN_BACKWARD_SUMS, { dy, x, mean }, {}) as unknown as [tf.Tensor1D, tf.Tensor1D];
+/** x·scale + shift (+ (x2 − center)·scale2), per channel. */
+function nativeAffine(x: tf.Tensor, scale: tf.Tensor1D, shift: tf.Tensor1D, x2?: { x: tf.Tensor; scale: tf.Tensor1D; center: tf.Tensor1D }): tf.Tensor {
+  const inputs: tf.NamedTensorMap = x2 ? { x, scale, shift, x2: x2.x, scale2: x2.scale, center: x2.center } : { x, scale, shift };
+  return tf.engine().runKernel(BN_AFFINE, inputs, {}) as tf.Tensor;
+}
+
 /**
  * Normalises over all axes but the last with the batch statistics; the gradient is closed-form.
  * The returned `mean` and `variance` are outside any tidy scope: the caller must dispose them.
@@ -54,19 +66,37 @@ export function batchNormTraining(
   const op = tf.customGrad((...args: (tf.Tensor | ((ts: tf.Tensor[]) => void))[]) => {
     const [xs, g, bt] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as (ts: tf.Tensor[]) => void;
-    const mu = channelMean(xs);
-    const v = channelMean(tf.squaredDifference(xs, mu));
+    const native = nativeBatchNorm(xs);
+    let mu: tf.Tensor1D;
+    let v: tf.Tensor1D;
+    if (native) {
+      [mu, v] = nativeStats(xs);
+    } else {
+      mu = channelMean(xs);
+      v = channelMean(tf.squaredDifference(xs, mu));
+    }
     // customGrad runs this function inside a tidy: keep the statistics for the caller.
     mean = tf.keep(mu);
     variance = tf.keep(v);
     const rstd = tf.rsqrt(tf.add(v, epsilon)) as tf.Tensor1D;
     const scale = tf.mul(g, rstd) as tf.Tensor1D;
-    const y = affine(xs, scale, tf.sub(bt, tf.mul(mu, scale)) as tf.Tensor1D);
+    const shift = tf.sub(bt, tf.mul(mu, scale)) as tf.Tensor1D;
+    const y = native ? nativeAffine(xs, scale, shift) : affine(xs, scale, shift);
     save([xs, mu, rstd, g]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, smu, r, sg] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const useNative = nativeBatchNorm(dy);
+        if (useNative) {
+          // dx = a·dy + b·(x − μ) + c0 with a = γ·r, b = −a·r·dγ/m, c0 = −a·dβ/m
+          const [dBeta, sumDyXc] = nativeSums(dy, sx, smu);
+          const dGamma = tf.mul(r, sumDyXc);
+          const a = tf.mul(sg, r) as tf.Tensor1D;
+          const bCoef = tf.div(tf.mul(tf.neg(a), tf.mul(r, dGamma)), m) as tf.Tensor1D;
+          const c0 = tf.div(tf.mul(tf.neg(a), dBeta), m) as tf.Tensor1D;
+          return [nativeAffine(dy, a, c0, { x: sx, scale: bCoef, center: smu }), dGamma, dBeta];
+        }
         const sumDy = tf.mul(channelMean(dy), m);
         const sumDyX = tf.mul(channelMean(tf.mul(dy, sx)), m);
         const dBeta = sumDy;
@@ -116,6 +146,12 @@ export class GalmorphBatchNorm extends tf.layers.Layer {
     const gamma = this.gamma.read() as tf.Tensor1D;
     const beta = this.beta.read() as tf.Tensor1D;
     if (!kwargs.training) {
+      if (nativeBatchNorm(x)) {
+        return tf.tidy(() => {
+          const scale = tf.mul(gamma, tf.rsqrt(tf.add(this.movingVariance.read(), this.epsilon))) as tf.Tensor1D;
+          return nativeAffine(x, scale, tf.sub(beta, tf.mul(this.movingMean.read(), scale)) as tf.Tensor1D);
+        });
+      }
       return tf.batchNorm(x, this.movingMean.read() as tf.Tensor1D, this.movingVariance.read() as tf.Tensor1D, beta, gamma, this.epsilon);
     }
     const { y, mean, variance } = batchNormTraining(x, gamma, beta, this.epsilon);
