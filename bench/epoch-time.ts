@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { trainGalaxyModel } from '../src/training/train-galaxy';
-import { loadVoteDataset } from '../src/training/vote-data';
+import { loadVoteDataset } from '../src/schemas/vote-datasets';
 
 const DATASETS = ['gz2-hart16-1000', 'decals-rings-470', 'gz1-sdss-4019'];
 

@@ -73,7 +73,7 @@ async function checkForward(label: string, f: (...xs: tf.Tensor[]) => tf.Tensor,
     assert.equal(tf.memory().numTensors, before, `${label}: no tensor leaked on ${backend}`);
     return v;
   };
-  let ours = new Float32Array();
+  let ours: Float32Array = new Float32Array();
   const runs = await nativeRunsDuring(kernels, async () => {
     ours = await run('onednn');
   });
