@@ -148,6 +148,10 @@ async function cloneModel(m: tf.LayersModel): Promise<tf.LayersModel> {
 /** Every option with its default filled in, as one run uses them. */
 interface ResolvedOptions {
   head: HeadKind;
+  hidden: number;
+  dropout: number;
+  validationFraction: number;
+  minValidation: number;
   unfreeze: number | 'all';
   lr: number;
   encLr: number;
@@ -167,6 +171,10 @@ function resolveOptions(options: FinetuneOptions, targets: Targets, start: Encod
   const lr = options.learningRate ?? (targets.info.task === 'tree' ? D.treeLearningRate : D.learningRate);
   return {
     head: options.head ?? D.head,
+    hidden: options.hidden ?? D.hidden,
+    dropout: options.dropout ?? D.dropout,
+    validationFraction: options.validationFraction ?? D.validationFraction,
+    minValidation: options.minValidation ?? D.minValidation,
     unfreeze,
     lr,
     encLr: options.encoderLearningRate ?? (start.pretraining === 'none' ? lr : lr / 10),
@@ -263,8 +271,8 @@ export async function finetune(start: Encoder, targets: Targets, input: Finetune
   const features = trainsAll ? undefined : (input.features ?? (await encode(start, input.files!)).vectors);
   if (features && features.length !== n * dim) throw new Error(`galmorph: features of length ${features.length} are not ${n} rows of ${dim} (the encoder's output)`);
 
-  const { train, val } = validationSplit(targets, options.validationFraction ?? FINETUNE_DEFAULTS.validationFraction, options.minValidation ?? FINETUNE_DEFAULTS.minValidation, rng);
-  const spec: HeadSpec = { kind: o.head, ...outputSpec(targets.info), hidden: options.hidden ?? FINETUNE_DEFAULTS.hidden, dropout: options.dropout ?? FINETUNE_DEFAULTS.dropout, seed: o.seed };
+  const { train, val } = validationSplit(targets, o.validationFraction, o.minValidation, rng);
+  const spec: HeadSpec = { kind: o.head, ...outputSpec(targets.info), hidden: o.hidden, dropout: o.dropout, seed: o.seed };
   const { model: head, standardize } = buildHead(dim, spec);
   if (features) standardize.fit(selectRows({ ids: targets.ids, vectors: features, dim }, train), dim);
 
