@@ -3,9 +3,10 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { compareGradients, modelGradients, relativeError, shortTrainingRun } from '../bench/gradient-check';
-import { loadOnednn, onednnActive, onednnCallCounts } from '../src/backend/onednn';
+import { broadcastPattern, loadOnednn, onednnActive, onednnCallCounts, SWISH, SWISH_GRAD } from '../src/backend/onednn';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { GalmorphBatchNorm, batchNormTraining } from '../src/models/layers/batch-norm';
+import { swish } from '../src/models/layers/swish';
 import { gradsOn } from './support/gradients';
 import { Case, randomCases, randomData, randomPoolCases, rng } from './support/random';
 
@@ -215,6 +216,50 @@ describe('onednn backend (native kernels on oneDNN)', function () {
     }
     // and their gradients, through a loss that uses all four
     await checkGrads('element-wise', (a, b) => tf.sum(tf.mul(tf.relu(tf.sub(a!, b!)), tf.add(a!, b!))), inputs, [shape, shape], ['Relu', 'Multiply', 'Add', 'Sub']);
+  });
+
+  it('broadcast products, sums, differences and quotients (scalar, per channel, per image and channel) match the cpu backend', async () => {
+    const shape = [3, 16, 16, 40];
+    const x = randomData(shape, 41);
+    // Divisors kept away from zero: a relative comparison of quotients near a pole says nothing.
+    const positive = (n: number[], seed: number) => randomData(n, seed).map((v) => 0.5 + Math.abs(v));
+    const cases: [string, number[]][] = [
+      ['scalar', [1]],
+      ['per channel', [40]],
+      ['per image and channel', [3, 1, 1, 40]],
+      ['per row', [3, 16, 1, 1]],
+    ];
+    for (const [label, small] of cases) {
+      const y = positive(small, 42);
+      for (const [name, op] of [['Multiply', tf.mul], ['Add', tf.add], ['Sub', tf.sub], ['RealDiv', tf.div]] as const) {
+        await checkForward(`${name} ${label}`, (a, b) => op(a!, b!), [x, y], [shape, small], [name], 1e-6);
+        // the broadcast operand first: a − b and a / b are not symmetric
+        await checkForward(`${name} ${label}, reversed`, (a, b) => op(b!, a!), [positive(shape, 43), y], [shape, small], [name], 1e-6);
+      }
+    }
+    assert.deepEqual(broadcastPattern([3, 16, 16, 40], [3, 1, 1, 40]), [3, 256, 40]);
+    assert.deepEqual(broadcastPattern([3, 16, 16, 40], [40]), [1, 768, 40]);
+    assert.equal(broadcastPattern([3, 16, 16, 40], [3, 1, 16, 1]), undefined, 'two runs of broadcast axes stay on wasm');
+    // gradients through a squeeze-and-excitation-like scale: dx broadcast, d(scale) a sum over H, W
+    await checkGrads('broadcast scale', (a, b) => tf.sum(tf.mul(tf.mul(a!, b!), a!)), [x, randomData([3, 1, 1, 40], 44)], [shape, [3, 1, 1, 40]], ['Multiply', 'Sum'], 1e-5);
+  });
+
+  it('sums and means over contiguous axes, and sigmoid, match the cpu backend', async () => {
+    const shape = [4, 12, 12, 96];
+    const x = randomData(shape, 51);
+    for (const [axes, keep] of [[[1, 2], false], [[1, 2], true], [[0, 1, 2], false], [[0], false], [[3], true], [[-1], false]] as [number[], boolean][]) {
+      await checkForward(`sum ${axes}`, (a) => tf.sum(a!, axes, keep), [x], [shape], ['Sum'], 1e-5);
+      await checkForward(`mean ${axes}`, (a) => tf.mean(a!, axes, keep), [x], [shape], ['Mean'], 1e-5);
+    }
+    await checkForward('sigmoid', (a) => tf.sigmoid(tf.mul(a!, 8)), [x], [shape], ['Sigmoid'], 1e-6);
+    await checkGrads('sigmoid', (a) => tf.sum(tf.mul(tf.sigmoid(a!), a!)), [x], [shape], ['Sigmoid'], 1e-5);
+  });
+
+  it('swish (one native pass each way) matches x·sigmoid(x) and its gradient on the cpu backend', async () => {
+    const shape = [2, 20, 20, 48];
+    const x = randomData(shape, 61).map((v) => 6 * v);
+    await checkForward('swish', (a) => swish(a!), [x], [shape], [SWISH], 1e-6);
+    await checkGrads('swish', (a) => tf.sum(tf.mul(swish(a!), tf.cos(a!))), [x], [shape], [SWISH, SWISH_GRAD], 1e-5);
   });
 
   it('batch norm (training: native statistics, gradient sums, affine maps) matches the textbook gradient in double precision', async () => {

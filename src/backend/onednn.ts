@@ -1,9 +1,10 @@
 /**
  * The `onednn` backend: tfjs's wasm backend with the kernels that dominate training and inference
  * (convolutions and their gradients, depthwise included; matrix products; max and average pooling
- * and their gradients; galmorph's batch-norm statistics and affine maps; ReLU and same-shape
- * products, sums and differences of large tensors) run natively, by oneDNN or on its threads,
- * through galmorph's Node addon (native/onednn, N-API).
+ * and their gradients; galmorph's batch-norm statistics and affine maps; and over large tensors:
+ * ReLU, sigmoid, swish, products, sums, differences and quotients, same-shape or broadcast per
+ * channel, per image and channel or from a scalar, and sums and means over contiguous axes) run
+ * natively, by oneDNN or on its threads, through galmorph's Node addon (native/onednn, N-API).
  *
  * Design: the kernels are registered on the wasm backend and work on its heap in place. The
  * addon gets the heap's ArrayBuffer and each tensor's byte offset (`memoryOffset`), so no tensor
@@ -33,7 +34,9 @@ export interface OnednnAddon {
   bnStats(heap: Uint8Array, p: Float64Array): void;
   bnBackwardSums(heap: Uint8Array, p: Float64Array): void;
   bnAffine(heap: Uint8Array, p: Float64Array): void;
-  eltwise(heap: Uint8Array, p: Float64Array): void;
+  unary(heap: Uint8Array, p: Float64Array): void;
+  binary(heap: Uint8Array, p: Float64Array): void;
+  reduce(heap: Uint8Array, p: Float64Array): void;
   setThreads(n: number): void;
   threads(): number;
   info(): { version: string; isa: string; runtime: string; threads: number; cachedPrimitives: number };
@@ -436,24 +439,119 @@ export function nativeBatchNorm(x: tf.Tensor): boolean {
   return active && x.dtype === 'float32' && x.size > 0 && tf.getBackend() === 'wasm';
 }
 
-// ---- element-wise ops over whole activations ---------------------------------------------------
+// ---- element-wise ops and reductions over whole activations --------------------------------------
 
 /** Below this many elements wasm is as fast (a native call has a fixed cost); Adam's scalars stay there. */
 const ELTWISE_MIN = 1 << 14;
-const ELTWISE = { Relu: 0, Multiply: 1, Add: 2, Sub: 3 } as const;
+const UNARY = { Relu: 0, Sigmoid: 1, Swish: 2, SwishGrad: 3 } as const;
+const BINARY = { Multiply: 0, Add: 1, Sub: 2, RealDiv: 3 } as const;
 
-/** ReLU, and products, sums and differences of two tensors of the same shape, on oneDNN's threads. */
-function eltwiseKernel(name: keyof typeof ELTWISE) {
+const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+/**
+ * How an operand of shape `small` broadcasts to `out`, as the addon's [outer, mid, inner] view:
+ * the output is [outer, mid, inner] and the operand [outer, 1, inner] (a scalar: [1, n, 1]; a
+ * per-channel vector against NHWC: [1, N·H·W, C]; squeeze-and-excitation's [N, 1, 1, C]: [N, H·W, C]).
+ * Undefined for any other broadcast (two separate runs of repeated axes), which stays on wasm.
+ */
+export function broadcastPattern(out: number[], small: number[]): [number, number, number] | undefined {
+  const r = out.length;
+  if (small.length > r) return undefined;
+  const t = [...new Array<number>(r - small.length).fill(1), ...small];
+  let k = 0;
+  while (k < r && t[k] === out[k]) k++;
+  if (k === r) return [1, product(out), 1];
+  let j = r;
+  while (j > k && t[j - 1] === out[j - 1]) j--;
+  for (let i = k; i < j; i++) if (t[i] !== 1) return undefined;
+  return [product(out.slice(0, k)), product(out.slice(k, j)), product(out.slice(j))];
+}
+
+function unaryKernel(name: 'Relu' | 'Sigmoid') {
   return (args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined => {
-    const { x, a, b: other } = args.inputs as Record<string, TensorInfo | undefined>;
-    const first = x ?? a;
-    if (!first || !floats(first, other) || tf.util.sizeFromShape(first.shape) < ELTWISE_MIN) return undefined;
-    if (other && !tf.util.arraysEqual(first.shape, other.shape)) return undefined;
-    return withOutput(b, first.shape, (out) => {
-      P.set([ELTWISE[name], tf.util.sizeFromShape(first.shape), offset(b, first), other ? offset(b, other) : 0, offset(b, out)]);
-      loadOnednn().eltwise(heap(b), P);
+    const { x } = args.inputs as Record<string, TensorInfo | undefined>;
+    if (!x || !floats(x) || tf.util.sizeFromShape(x.shape) < ELTWISE_MIN) return undefined;
+    return withOutput(b, x.shape, (out) => runUnary(b, UNARY[name], x, undefined, out));
+  };
+}
+
+function runUnary(b: WasmBackendLike, op: number, x: TensorInfo, dy: TensorInfo | undefined, out: TensorInfo): void {
+  P.set([op, tf.util.sizeFromShape(x.shape), offset(b, x), dy ? offset(b, dy) : 0, offset(b, out)]);
+  loadOnednn().unary(heap(b), P);
+}
+
+/** Products, sums, differences and quotients: same shapes, or one operand broadcast as broadcastPattern allows. */
+function binaryKernel(name: keyof typeof BINARY) {
+  return (args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined => {
+    const { a, b: other } = args.inputs as Record<string, TensorInfo | undefined>;
+    if (!a || !other || !floats(a, other)) return undefined;
+    const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, other.shape);
+    const n = tf.util.sizeFromShape(shape);
+    if (n < ELTWISE_MIN) return undefined;
+    const na = tf.util.sizeFromShape(a.shape);
+    const nb = tf.util.sizeFromShape(other.shape);
+    // side: which operand is broadcast (0 neither, 1 b, 2 a).
+    const side = na === n && nb === n ? 0 : na === n ? 1 : nb === n ? 2 : -1;
+    const pattern = side === 0 ? ([1, n, 1] as const) : side === 1 ? broadcastPattern(shape, other.shape) : side === 2 ? broadcastPattern(shape, a.shape) : undefined;
+    if (!pattern) return undefined;
+    return withOutput(b, shape, (out) => {
+      P.set([BINARY[name], pattern[0], pattern[1], pattern[2], side, offset(b, a), offset(b, other), offset(b, out)]);
+      loadOnednn().binary(heap(b), P);
     });
   };
+}
+
+/** Sum or mean over contiguous axes (global average pooling, bias and broadcast gradients). */
+function reduceKernel(mean: boolean) {
+  return (args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined => {
+    const { x } = args.inputs as Record<string, TensorInfo | undefined>;
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    if (!x || !floats(x) || tf.util.sizeFromShape(x.shape) < ELTWISE_MIN) return undefined;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    if (axes.length === 0 || axes.some((ax, i) => i > 0 && ax !== axes[i - 1]! + 1)) return undefined;
+    const first = axes[0]!;
+    const last = axes[axes.length - 1]!;
+    const [reduced] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(reduced, axes) : reduced;
+    return withOutput(b, shape, (out) => {
+      P.set([mean ? 1 : 0, product(x.shape.slice(0, first)), product(x.shape.slice(first, last + 1)), product(x.shape.slice(last + 1)), offset(b, x), offset(b, out)]);
+      loadOnednn().reduce(heap(b), P);
+    });
+  };
+}
+
+// Swish, x·σ(x), as one pass forward and one backward (galmorph's swish layer calls these through
+// tf.engine().runKernel when this backend is active): tfjs composes it from a product with the
+// scalar 1, a sigmoid and a product, and its gradient from five more element-wise passes.
+export const SWISH = 'GalmorphSwish';
+export const SWISH_GRAD = 'GalmorphSwishGrad';
+
+const swishKernels: KernelConfig[] = [
+  {
+    kernelName: SWISH,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const b = backend as unknown as WasmBackendLike;
+      const { x } = inputs as { x: TensorInfo };
+      counted(SWISH);
+      return withOutput(b, x.shape, (out) => runUnary(b, UNARY.Swish, x, undefined, out));
+    },
+  },
+  {
+    kernelName: SWISH_GRAD,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const b = backend as unknown as WasmBackendLike;
+      const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+      counted(SWISH_GRAD);
+      return withOutput(b, x.shape, (out) => runUnary(b, UNARY.SwishGrad, x, dy, out));
+    },
+  },
+];
+
+/** Whether galmorph's swish layer should call the native kernels (active, float32, large enough to pay). */
+export function nativeSwish(x: tf.Tensor): boolean {
+  return nativeBatchNorm(x) && x.size >= ELTWISE_MIN;
 }
 
 /**
@@ -484,10 +582,14 @@ export const ONEDNN_KERNELS: KernelConfig[] = [
   nativeKernel('MaxPoolGrad', maxPoolGrad),
   nativeKernel('AvgPoolGrad', avgPoolGrad),
   nativeKernel('BatchMatMul', matmulKernel),
-  nativeKernel('Relu', eltwiseKernel('Relu')),
-  nativeKernel('Multiply', eltwiseKernel('Multiply')),
-  nativeKernel('Add', eltwiseKernel('Add')),
-  nativeKernel('Sub', eltwiseKernel('Sub')),
+  nativeKernel('Relu', unaryKernel('Relu')),
+  nativeKernel('Sigmoid', unaryKernel('Sigmoid')),
+  nativeKernel('Multiply', binaryKernel('Multiply')),
+  nativeKernel('Add', binaryKernel('Add')),
+  nativeKernel('Sub', binaryKernel('Sub')),
+  nativeKernel('RealDiv', binaryKernel('RealDiv')),
+  nativeKernel('Sum', reduceKernel(false)),
+  nativeKernel('Mean', reduceKernel(true)),
   nativeKernel('_FusedMatMul', matmulKernel),
 ];
 
@@ -507,7 +609,7 @@ export function registerOnednnKernels(): void {
     }
     tf.registerKernel(k);
   }
-  for (const k of bnKernels) tf.registerKernel(k);
+  for (const k of [...bnKernels, ...swishKernels]) tf.registerKernel(k);
   registered = true;
   warned = new Set();
 }

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GalmorphBatchNorm } from './layers/batch-norm';
+import { GalmorphSwish } from './layers/swish';
 
 export interface EncoderOptions {
   /** Input size in pixels (square). Default: the architecture's own. */
@@ -30,7 +31,8 @@ const apply = (layer: tf.layers.Layer, x: Sym): Sym => layer.apply(x) as Sym;
 function convBnAct(x: Sym, filters: number, name: string, opts: { kernel?: number; stride?: number; act?: 'relu' | 'swish' } = {}): Sym {
   x = apply(tf.layers.conv2d({ filters, kernelSize: opts.kernel ?? 3, strides: opts.stride ?? 1, padding: 'same', useBias: false, name: `${name}_conv` }), x);
   x = apply(new GalmorphBatchNorm({ name: `${name}_bn` }), x);
-  return apply(tf.layers.activation({ activation: opts.act ?? 'relu', name: `${name}_${opts.act ?? 'relu'}` }), x);
+  if (opts.act === 'swish') return apply(new GalmorphSwish({ name: `${name}_swish` }), x);
+  return apply(tf.layers.activation({ activation: 'relu', name: `${name}_relu` }), x);
 }
 
 const pool = (x: Sym, name: string) => apply(tf.layers.maxPooling2d({ poolSize: 2, name }), x);
@@ -62,7 +64,7 @@ function mbConv(x: Sym, name: string, inF: number, outF: number, expand: number,
   if (expand !== 1) x = convBnAct(x, mid, `${name}_expand`, { kernel: 1, act: 'swish' });
   x = apply(tf.layers.depthwiseConv2d({ kernelSize: kernel, strides: stride, padding: 'same', useBias: false, name: `${name}_dwconv` }), x);
   x = apply(new GalmorphBatchNorm({ name: `${name}_bn` }), x);
-  x = apply(tf.layers.activation({ activation: 'swish', name: `${name}_swish` }), x);
+  x = apply(new GalmorphSwish({ name: `${name}_swish` }), x);
   // squeeze-and-excitation: channel weights from the pooled features
   const squeezed = Math.max(1, Math.floor(inF * 0.25));
   let se = apply(tf.layers.globalAveragePooling2d({ name: `${name}_se_pool` }), x);

@@ -13,6 +13,9 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -25,6 +28,11 @@ using namespace dnnl;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 using dims = memory::dims;
+
+// The hand-written loops (batch-norm passes, element-wise ops, reductions) are compiled three
+// times (target_clones: AVX-512, AVX2 + FMA, and the x86-64 baseline) and the loader picks the
+// best the CPU has, so an addon built on one machine runs on any x86-64 (the build has no -march).
+#define GALMORPH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 namespace {
 
@@ -431,6 +439,21 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+/** Splits [0, n) over the threads that `work` (bytes touched) justifies and runs fn(lo, hi) on each part. */
+template <typename F>
+void parallelRange(memory::dim n, double work, F&& fn) {
+  const int T = threadsFor(work, 1 << 18);
+  if (T <= 1) {
+    fn(memory::dim(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    fn(n * t / nt, n * (t + 1) / nt);
+  }
+}
+
 // ---- batch normalisation (galmorph's closed-form layer) -------------------------------------
 // Per-channel statistics and the affine maps of src/models/layers/batch-norm.ts over NHWC data
 // viewed as [m, C]: one pass each, parallel over rows with per-thread partial sums.
@@ -440,18 +463,40 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
 //   9 center: out = in·scale + shift (+ (x2 − center)·scale2) per channel.
 // Both centre x on the mean: Σdy·x − μ·Σdy and x·b − μ·b cancel in float32 when |μ| >> σ.
 template <typename F>
-void channelSums(memory::dim m, memory::dim C, double* acc, int parts, F&& row) {
-  // acc: parts × parts-of-sums × C doubles, zeroed by the caller; row(r, dst) adds row r.
+void channelSums(memory::dim m, memory::dim C, double* acc, int parts, F&& rows) {
+  // acc: threads × parts × C doubles, zeroed by the caller; rows(lo, hi, dst) adds rows [lo, hi).
   const int T = threadsFor(4.0 * m * C, 1 << 18);
 #pragma omp parallel num_threads(T)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    double* mine = acc + static_cast<size_t>(t) * parts * C;
-    const memory::dim lo = m * t / nt, hi = m * (t + 1) / nt;
-    for (memory::dim r = lo; r < hi; r++) row(r, mine);
+    rows(m * t / nt, m * (t + 1) / nt, acc + static_cast<size_t>(t) * parts * C);
   }
   for (int t = 1; t < T; t++)
     for (memory::dim i = 0; i < parts * C; i++) acc[i] += acc[static_cast<size_t>(t) * parts * C + i];
+}
+
+GALMORPH_CLONES void statsRows(const float* x, memory::dim C, memory::dim lo, memory::dim hi, double* s) {
+  for (memory::dim r = lo; r < hi; r++) {
+    const float* row = x + r * C;
+#pragma omp simd
+    for (memory::dim c = 0; c < C; c++) {
+      const double d = static_cast<double>(row[c]) - x[c];
+      s[c] += d;
+      s[C + c] += d * d;
+    }
+  }
+}
+
+GALMORPH_CLONES void gradSumRows(const float* dy, const float* x, const float* mean, memory::dim C, memory::dim lo, memory::dim hi, double* s) {
+  for (memory::dim r = lo; r < hi; r++) {
+    const float* g = dy + r * C;
+    const float* v = x + r * C;
+#pragma omp simd
+    for (memory::dim c = 0; c < C; c++) {
+      s[c] += g[c];
+      s[C + c] += static_cast<double>(g[c]) * (v[c] - mean[c]);
+    }
+  }
 }
 
 Napi::Value BnStats(const Napi::CallbackInfo& info) {
@@ -464,14 +509,7 @@ Napi::Value BnStats(const Napi::CallbackInfo& info) {
   const int T = wantThreads();
   // Shifted sums (about the first row) keep the variance accurate when |mean| >> std.
   std::unique_ptr<double[]> acc(new double[static_cast<size_t>(T) * 2 * C]());
-  channelSums(m, C, acc.get(), 2, [&](memory::dim r, double* s) {
-    const float* row = x + r * C;
-    for (memory::dim c = 0; c < C; c++) {
-      const double d = static_cast<double>(row[c]) - x[c];
-      s[c] += d;
-      s[C + c] += d * d;
-    }
-  });
+  channelSums(m, C, acc.get(), 2, [&](memory::dim lo, memory::dim hi, double* s) { statsRows(x, C, lo, hi, s); });
   for (memory::dim c = 0; c < C; c++) {
     const double mu = acc[c] / m;
     mean[c] = static_cast<float>(x[c] + mu);
@@ -492,19 +530,27 @@ Napi::Value BnBackwardSums(const Napi::CallbackInfo& info) {
   float* sdyx = static_cast<float*>(at(heap, p[6]));
   const int T = wantThreads();
   std::unique_ptr<double[]> acc(new double[static_cast<size_t>(T) * 2 * C]());
-  channelSums(m, C, acc.get(), 2, [&](memory::dim r, double* s) {
-    const float* g = dy + r * C;
-    const float* v = x + r * C;
-    for (memory::dim c = 0; c < C; c++) {
-      s[c] += g[c];
-      s[C + c] += static_cast<double>(g[c]) * (v[c] - mean[c]);
-    }
-  });
+  channelSums(m, C, acc.get(), 2, [&](memory::dim lo, memory::dim hi, double* s) { gradSumRows(dy, x, mean, C, lo, hi, s); });
   for (memory::dim c = 0; c < C; c++) {
     sdy[c] = static_cast<float>(acc[c]);
     sdyx[c] = static_cast<float>(acc[C + c]);
   }
   return info.Env().Undefined();
+}
+
+GALMORPH_CLONES void affineRows(const float* in, const float* scale, const float* shift, const float* x2, const float* scale2, const float* center, float* out, memory::dim C, memory::dim lo, memory::dim hi) {
+  for (memory::dim r = lo; r < hi; r++) {
+    const float* a = in + r * C;
+    float* o = out + r * C;
+    if (x2) {
+      const float* b = x2 + r * C;
+#pragma omp simd
+      for (memory::dim c = 0; c < C; c++) o[c] = a[c] * scale[c] + shift[c] + (b[c] - center[c]) * scale2[c];
+    } else {
+#pragma omp simd
+      for (memory::dim c = 0; c < C; c++) o[c] = a[c] * scale[c] + shift[c];
+    }
+  }
 }
 
 Napi::Value BnAffine(const Napi::CallbackInfo& info) {
@@ -519,59 +565,208 @@ Napi::Value BnAffine(const Napi::CallbackInfo& info) {
   float* out = static_cast<float*>(at(heap, p[6]));
   const float* x2 = two ? static_cast<const float*>(at(heap, p[7])) : nullptr;
   const float* scale2 = two ? static_cast<const float*>(at(heap, p[8])) : nullptr;
-#pragma omp parallel for schedule(static) num_threads(threadsFor(4.0 * m * C, 1 << 18))
-  for (memory::dim r = 0; r < m; r++) {
-    const float* a = in + r * C;
-    float* o = out + r * C;
-    if (two) {
-      const float* b = x2 + r * C;
+  parallelRange(m, 8.0 * m * C, [&](memory::dim lo, memory::dim hi) { affineRows(in, scale, shift, x2, scale2, center, out, C, lo, hi); });
+  return info.Env().Undefined();
+}
+
+// ---- element-wise ops and reductions -----------------------------------------------------------
+// The passes over whole activations that are left once the convolutions are native: on wasm they
+// run on one thread, 4 floats at a time.
+
+/** e^x in float32 for vector loops (Cephes' polynomial; relative error about 1e-7): libm's expf does not vectorise. */
+static inline float vexp(float x) {
+  x = x < -87.f ? -87.f : (x > 88.f ? 88.f : x);
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500E-4f;
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  p = p * r * r + r + 1.f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+static inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
+
+// Unary ops. Parameters: 0 op, 1 n; offsets 2 x, 3 dy (gradients only), 4 out.
+// Ops: 0 relu(x), 1 sigmoid(x), 2 swish x·σ(x), 3 swish's gradient dy·σ(x)·(1 + x·(1 − σ(x))).
+GALMORPH_CLONES void unaryLoop(int op, const float* x, const float* dy, float* o, memory::dim lo, memory::dim hi) {
+  switch (op) {
+    case 0:
 #pragma omp simd
-      for (memory::dim c = 0; c < C; c++) o[c] = a[c] * scale[c] + shift[c] + (b[c] - center[c]) * scale2[c];
+      for (memory::dim i = lo; i < hi; i++) o[i] = x[i] > 0.f ? x[i] : 0.f;
+      break;
+    case 1:
+#pragma omp simd
+      for (memory::dim i = lo; i < hi; i++) o[i] = vsigmoid(x[i]);
+      break;
+    case 2:
+#pragma omp simd
+      for (memory::dim i = lo; i < hi; i++) o[i] = x[i] * vsigmoid(x[i]);
+      break;
+    case 3:
+#pragma omp simd
+      for (memory::dim i = lo; i < hi; i++) {
+        const float s = vsigmoid(x[i]);
+        o[i] = dy[i] * s * (1.f + x[i] * (1.f - s));
+      }
+      break;
+    default: break;
+  }
+}
+
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  char* heap = heapOf(info);
+  const double* p = paramsOf(info, 5);
+  const int op = static_cast<int>(p[0]);
+  if (op < 0 || op > 3) throw std::runtime_error("galmorph onednn: unknown unary op");
+  const memory::dim n = D(p[1]);
+  const float* x = static_cast<const float*>(at(heap, p[2]));
+  const float* dy = op == 3 ? static_cast<const float*>(at(heap, p[3])) : nullptr;
+  float* o = static_cast<float*>(at(heap, p[4]));
+  // σ costs about ten flops an element: worth a second thread at a smaller size than a copy.
+  parallelRange(n, (op == 0 ? 4.0 : 16.0) * n, [&](memory::dim lo, memory::dim hi) { unaryLoop(op, x, dy, o, lo, hi); });
+  return info.Env().Undefined();
+}
+
+// Binary ops with broadcasting. The output is viewed as [outer, mid, inner]; the full operand has
+// that shape, the broadcast one [outer, 1, inner] (a scalar: 1 × n × 1; per channel: 1 × rows × C;
+// per image and channel, as squeeze-and-excitation scales: N × HW × C). Parameters: 0 op (0 a·b,
+// 1 a + b, 2 a − b, 3 a / b), 1 outer, 2 mid, 3 inner, 4 which operand is broadcast (0 neither,
+// 1 b, 2 a); offsets 5 a, 6 b, 7 out.
+template <int OP>
+static inline float binop(float a, float b) {
+  if constexpr (OP == 0) return a * b;
+  if constexpr (OP == 1) return a + b;
+  if constexpr (OP == 2) return a - b;
+  return a / b;
+}
+
+template <int OP>
+GALMORPH_CLONES void binaryRows(const float* a, const float* b, float* o, int side, memory::dim inner, memory::dim mid, memory::dim lo, memory::dim hi) {
+  // [lo, hi) counts rows of `inner` elements over outer × mid; the broadcast operand's row is row / mid.
+  for (memory::dim r = lo; r < hi; r++) {
+    float* out = o + r * inner;
+    if (side == 0) {
+      const float* x = a + r * inner;
+      const float* y = b + r * inner;
+#pragma omp simd
+      for (memory::dim i = 0; i < inner; i++) out[i] = binop<OP>(x[i], y[i]);
+    } else if (side == 1) {
+      const float* x = a + r * inner;
+      const float* y = b + (r / mid) * inner;
+#pragma omp simd
+      for (memory::dim i = 0; i < inner; i++) out[i] = binop<OP>(x[i], y[i]);
     } else {
+      const float* x = a + (r / mid) * inner;
+      const float* y = b + r * inner;
 #pragma omp simd
-      for (memory::dim c = 0; c < C; c++) o[c] = a[c] * scale[c] + shift[c];
+      for (memory::dim i = 0; i < inner; i++) out[i] = binop<OP>(x[i], y[i]);
     }
+  }
+}
+
+template <int OP>
+GALMORPH_CLONES void binaryScalar(const float* a, const float* b, float* o, int side, memory::dim lo, memory::dim hi) {
+  if (side == 1) {
+    const float y = *b;
+#pragma omp simd
+    for (memory::dim i = lo; i < hi; i++) o[i] = binop<OP>(a[i], y);
+  } else {
+    const float x = *a;
+#pragma omp simd
+    for (memory::dim i = lo; i < hi; i++) o[i] = binop<OP>(x, b[i]);
+  }
+}
+
+template <int OP>
+void binary(const float* a, const float* b, float* o, int side, memory::dim outer, memory::dim mid, memory::dim inner) {
+  const memory::dim n = outer * mid * inner;
+  if (side == 0 || (outer == 1 && inner == 1)) {
+    // Same shapes, or a scalar: one flat loop.
+    if (side == 0) {
+      parallelRange(n, 12.0 * n, [&](memory::dim lo, memory::dim hi) { binaryRows<OP>(a + lo, b + lo, o + lo, 0, hi - lo, 1, 0, 1); });
+    } else {
+      parallelRange(n, 8.0 * n, [&](memory::dim lo, memory::dim hi) { binaryScalar<OP>(a, b, o, side, lo, hi); });
+    }
+    return;
+  }
+  parallelRange(outer * mid, 8.0 * n, [&](memory::dim lo, memory::dim hi) { binaryRows<OP>(a, b, o, side, inner, mid, lo, hi); });
+}
+
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  char* heap = heapOf(info);
+  const double* p = paramsOf(info, 8);
+  const int op = static_cast<int>(p[0]);
+  const memory::dim outer = D(p[1]), mid = D(p[2]), inner = D(p[3]);
+  const int side = static_cast<int>(p[4]);
+  if (side < 0 || side > 2) throw std::runtime_error("galmorph onednn: broadcast side must be 0, 1 or 2");
+  const float* a = static_cast<const float*>(at(heap, p[5]));
+  const float* b = static_cast<const float*>(at(heap, p[6]));
+  float* o = static_cast<float*>(at(heap, p[7]));
+  switch (op) {
+    case 0: binary<0>(a, b, o, side, outer, mid, inner); break;
+    case 1: binary<1>(a, b, o, side, outer, mid, inner); break;
+    case 2: binary<2>(a, b, o, side, outer, mid, inner); break;
+    case 3: binary<3>(a, b, o, side, outer, mid, inner); break;
+    default: throw std::runtime_error("galmorph onednn: unknown binary op");
   }
   return info.Env().Undefined();
 }
 
-// ---- element-wise ops ------------------------------------------------------------------------
-// The passes over whole activations that are left once the convolutions are native: on wasm they
-// run on one thread, 4 floats at a time. Parameters: 0 op, 1 n (elements); offsets 2 a, 3 b,
-// 4 out. Ops: 0 relu(a), 1 a·b, 2 a + b, 3 a − b (same shapes; tfjs's ReLU gradient and Adam's
-// updates are made of these).
-Napi::Value Eltwise(const Napi::CallbackInfo& info) {
+// Sum or mean over the middle axis of x viewed as [outer, mid, inner] (e.g. a global average pool:
+// N × HW × C; a bias gradient: 1 × rows × C). tfjs's wasm reduction transposes the whole tensor
+// first when the reduced axes are not the innermost. Accumulates in double per (outer, inner).
+// Parameters: 0 mean (0 sum, 1 mean), 1 outer, 2 mid, 3 inner; offsets 4 x, 5 out.
+GALMORPH_CLONES void sumRows(const float* x, double* acc, memory::dim inner, memory::dim lo, memory::dim hi) {
+  for (memory::dim r = lo; r < hi; r++) {
+    const float* row = x + r * inner;
+#pragma omp simd
+    for (memory::dim i = 0; i < inner; i++) acc[i] += row[i];
+  }
+}
+
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
   char* heap = heapOf(info);
-  const double* p = paramsOf(info, 5);
-  const int op = static_cast<int>(p[0]);
-  if (op < 0 || op > 3) throw std::runtime_error("galmorph onednn: unknown element-wise op");
-  const memory::dim n = D(p[1]);
-  const float* a = static_cast<const float*>(at(heap, p[2]));
-  const float* b = static_cast<const float*>(at(heap, p[3]));
-  float* o = static_cast<float*>(at(heap, p[4]));
-  const int T = threadsFor(4.0 * n, 1 << 18);
+  const double* p = paramsOf(info, 6);
+  const bool mean = p[0] != 0;
+  const memory::dim outer = D(p[1]), mid = D(p[2]), inner = D(p[3]);
+  const float* x = static_cast<const float*>(at(heap, p[4]));
+  float* out = static_cast<float*>(at(heap, p[5]));
+  const double scale = mean ? 1.0 / static_cast<double>(mid) : 1.0;
+  const int T = threadsFor(4.0 * outer * mid * inner, 1 << 18);
+  if (outer >= T) {
+    // Whole outer slices per thread (global pooling of a batch).
 #pragma omp parallel num_threads(T)
-  {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const memory::dim lo = n * t / nt, hi = n * (t + 1) / nt;
-    switch (op) {
-      case 0:
-#pragma omp simd
-        for (memory::dim i = lo; i < hi; i++) o[i] = a[i] > 0.f ? a[i] : 0.f;
-        break;
-      case 1:
-#pragma omp simd
-        for (memory::dim i = lo; i < hi; i++) o[i] = a[i] * b[i];
-        break;
-      case 2:
-#pragma omp simd
-        for (memory::dim i = lo; i < hi; i++) o[i] = a[i] + b[i];
-        break;
-      case 3:
-#pragma omp simd
-        for (memory::dim i = lo; i < hi; i++) o[i] = a[i] - b[i];
-        break;
-      default: break;
+    {
+      std::unique_ptr<double[]> acc(new double[inner]);
+#pragma omp for schedule(static)
+      for (memory::dim o = 0; o < outer; o++) {
+        std::fill(acc.get(), acc.get() + inner, 0.0);
+        sumRows(x + o * mid * inner, acc.get(), inner, 0, mid);
+        for (memory::dim i = 0; i < inner; i++) out[o * inner + i] = static_cast<float>(acc[i] * scale);
+      }
+    }
+  } else {
+    // Few slices: split each slice's rows over the threads, then add the partial sums.
+    std::unique_ptr<double[]> acc(new double[static_cast<size_t>(T) * inner]);
+    for (memory::dim o = 0; o < outer; o++) {
+      std::fill(acc.get(), acc.get() + static_cast<size_t>(T) * inner, 0.0);
+      const float* slice = x + o * mid * inner;
+#pragma omp parallel num_threads(T)
+      {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        sumRows(slice, acc.get() + static_cast<size_t>(t) * inner, inner, mid * t / nt, mid * (t + 1) / nt);
+      }
+      for (memory::dim i = 0; i < inner; i++) {
+        double s = 0;
+        for (int t = 0; t < T; t++) s += acc[static_cast<size_t>(t) * inner + i];
+        out[o * inner + i] = static_cast<float>(s * scale);
+      }
     }
   }
   return info.Env().Undefined();
@@ -644,7 +839,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bnStats", Napi::Function::New<guarded<BnStats>>(env, "bnStats"));
   exports.Set("bnBackwardSums", Napi::Function::New<guarded<BnBackwardSums>>(env, "bnBackwardSums"));
   exports.Set("bnAffine", Napi::Function::New<guarded<BnAffine>>(env, "bnAffine"));
-  exports.Set("eltwise", Napi::Function::New<guarded<Eltwise>>(env, "eltwise"));
+  exports.Set("unary", Napi::Function::New<guarded<Unary>>(env, "unary"));
+  exports.Set("binary", Napi::Function::New<guarded<Binary>>(env, "binary"));
+  exports.Set("reduce", Napi::Function::New<guarded<Reduce>>(env, "reduce"));
   exports.Set("setThreads", Napi::Function::New<guarded<SetThreads>>(env, "setThreads"));
   exports.Set("threads", Napi::Function::New<guarded<Threads>>(env, "threads"));
   exports.Set("info", Napi::Function::New<guarded<Info>>(env, "info"));
