@@ -26,6 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { releaseWebgpuFreeBuffers, takeWebgpuError, webgpuBytesAllocated } from '../src/backend/webgpu';
 import { buildEncoder, withDenseHead } from '../src/models/architectures';
+import { adam } from '../src/training/optimizer';
 import { trainStep } from '../src/training/step';
 
 interface Config {
@@ -125,7 +126,7 @@ async function galmorphRows(configs: Config[], repeats: number, iters: (c: Confi
     const microBatch = micro ? c.microBatch : undefined;
     for (const phase of c.phases) {
       let step: () => Promise<void>;
-      const optimizer = tf.train.adam(1e-3);
+      const optimizer = adam(1e-3);
       if (phase === 'forward') {
         step = async () => {
           const out = tf.tidy(() => model.apply(x, { training: false }) as tf.Tensor);
@@ -174,7 +175,7 @@ async function profileStep(c: Config): Promise<StepProfile> {
   const model = withDenseHead(buildEncoder(c.model, { size: c.size }), 34);
   const x = tf.randomNormal([c.batch, c.size, c.size, 3]);
   const y = tf.randomNormal([c.batch, 34]);
-  const optimizer: tf.Optimizer = tf.train.adam(1e-3);
+  const optimizer: tf.Optimizer = adam(1e-3);
   const loss = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;
   for (let i = 0; i < 2; i++) await trainStep(model, optimizer, x, y, loss);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);

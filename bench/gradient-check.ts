@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { buildEncoder, withDenseHead } from '../src/models/architectures';
+import { adam } from '../src/training/optimizer';
 import { trainStep } from '../src/training/step';
 
 const mse = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;
@@ -117,7 +118,7 @@ export function compareGradients(got: ModelGradients, ref: ModelGradients, toler
  */
 export async function shortTrainingRun(steps = 20): Promise<{ losses: number[]; liveAfterSecond: number; liveAtEnd: number }> {
   const model = withDenseHead(buildEncoder('smallcnn', { size: 32 }), 4);
-  const optimizer = tf.train.adam(1e-2);
+  const optimizer = adam(1e-2);
   const x = tf.tensor(seededValues(8 * 32 * 32 * 3, 21), [8, 32, 32, 3]);
   const y = tf.tensor(seededValues(8 * 4, 22).map((v) => (v + 1) / 2), [8, 4]);
   const losses: number[] = [];

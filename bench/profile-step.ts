@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { buildEncoder, withDenseHead } from '../src/models/architectures';
+import { adam } from '../src/training/optimizer';
 import { trainStep } from '../src/training/step';
 
 function arg(name: string, fallback: string): string {
@@ -21,7 +22,7 @@ async function main() {
   const micro = process.argv.includes('--micro') ? Number(arg('--micro', String(batch))) : undefined;
   console.log(describeBackend(await initBackend()));
   const net = withDenseHead(buildEncoder(model, { size }), 34);
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);
   const x = tf.randomNormal([batch, size, size, 3]);
   const y = tf.randomNormal([batch, 34]);
   const loss = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;

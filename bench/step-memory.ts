@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { buildEncoder, withDenseHead } from '../src/models/architectures';
+import { adam } from '../src/training/optimizer';
 import { trainStep } from '../src/training/step';
 
 function arg(name: string, fallback: string): string {
@@ -23,7 +24,7 @@ async function main() {
   const steps = Number(arg('--steps', '2'));
   const micro = choice.tfjsName === 'wasm' ? Number(arg('--micro', '8')) : undefined;
   const net = withDenseHead(buildEncoder(model, { size }), 34);
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);
   const x = tf.randomNormal([batch, size, size, 3]);
   const y = tf.randomNormal([batch, 34]);
   const loss = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;

@@ -3,10 +3,11 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { compareGradients, modelGradients, relativeError, shortTrainingRun } from '../bench/gradient-check';
-import { broadcastPattern, loadOnednn, onednnActive, onednnCallCounts, SWISH, SWISH_GRAD } from '../src/backend/onednn';
+import { ADAM, broadcastPattern, loadOnednn, onednnActive, onednnCallCounts, SWISH, SWISH_GRAD } from '../src/backend/onednn';
 import { describeBackend, initBackend } from '../src/backend/select';
 import { GalmorphBatchNorm, batchNormTraining } from '../src/models/layers/batch-norm';
 import { swish } from '../src/models/layers/swish';
+import { adam } from '../src/training/optimizer';
 import { gradsOn } from './support/gradients';
 import { Case, randomCases, randomData, randomPoolCases, rng } from './support/random';
 
@@ -260,6 +261,43 @@ describe('onednn backend (native kernels on oneDNN)', function () {
     const x = randomData(shape, 61).map((v) => 6 * v);
     await checkForward('swish', (a) => swish(a!), [x], [shape], [SWISH], 1e-6);
     await checkGrads('swish', (a) => tf.sum(tf.mul(swish(a!), tf.cos(a!))), [x], [shape], [SWISH, SWISH_GRAD], 1e-5);
+  });
+
+  it("galmorph's Adam (one native pass per variable) follows tfjs's Adam on cpu step by step, with the same saved state", async () => {
+    const shapes = [[3, 3, 8, 16], [16], [40000]];
+    const init = shapes.map((s, i) => randomData(s, 70 + i));
+    const gradsAt = (step: number) => shapes.map((s, i) => randomData(s, 80 + 10 * step + i).map((g) => g * (i + 1)));
+    const run = async (backend: string, make: () => tf.Optimizer) => {
+      await initBackend(backend);
+      const vars = init.map((v, i) => tf.variable(tf.tensor(v, shapes[i]), true, `adam_test_${backend}_${i}`));
+      const opt = make();
+      let afterFirst = 0;
+      for (let step = 0; step < 4; step++) {
+        const grads = gradsAt(step).map((g, i) => tf.tensor(g, shapes[i]));
+        opt.applyGradients(Object.fromEntries(vars.map((v, i) => [v.name, grads[i]!])));
+        tf.dispose(grads);
+        if (step === 0) afterFirst = tf.memory().numTensors;
+      }
+      // (tfjs's own Adam keeps one tensor past dispose(), so the check is per step: nothing grows.)
+      assert.equal(tf.memory().numTensors, afterFirst, `no tensor leaked per step on ${backend}`);
+      const values = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
+      const saved = await opt.getWeights();
+      const state = { names: saved.map((w) => w.name.replace(backend, '')), data: await Promise.all(saved.map((w) => w.tensor.data() as Promise<Float32Array>)) };
+      opt.dispose();
+      // getWeights makes a new scalar for the iteration count; the rest are the optimizer's variables.
+      tf.dispose(saved.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
+      tf.dispose(vars);
+      return { values, state };
+    };
+    let ours!: Awaited<ReturnType<typeof run>>;
+    const runs = await nativeRunsDuring([ADAM], async () => {
+      ours = await run('onednn', () => adam(0.01));
+    });
+    const ref = await run('cpu', () => tf.train.adam(0.01));
+    assertRanNatively(runs);
+    ref.values.forEach((r, i) => assert.ok(relativeError(ours.values[i]!, r) < 1e-6, `variable ${i}: relative error ${relativeError(ours.values[i]!, r)}`));
+    assert.deepEqual(ours.state.names, ref.state.names, 'the same optimizer weights, in the same order');
+    ref.state.data.forEach((r, i) => assert.ok(relativeError(ours.state.data[i]!, r) < 1e-6, `optimizer weight ${ref.state.names[i]}: relative error ${relativeError(ours.state.data[i]!, r)}`));
   });
 
   it('batch norm (training: native statistics, gradient sums, affine maps) matches the textbook gradient in double precision', async () => {

@@ -37,6 +37,7 @@ export interface OnednnAddon {
   unary(heap: Uint8Array, p: Float64Array): void;
   binary(heap: Uint8Array, p: Float64Array): void;
   reduce(heap: Uint8Array, p: Float64Array): void;
+  adam(heap: Uint8Array, p: Float64Array): void;
   setThreads(n: number): void;
   threads(): number;
   info(): { version: string; isa: string; runtime: string; threads: number; cachedPrimitives: number };
@@ -549,6 +550,45 @@ const swishKernels: KernelConfig[] = [
   },
 ];
 
+// Adam's update of one variable in one pass (galmorph's Adam optimizer calls it through
+// tf.engine().runKernel when this backend is active); see adam() in the addon.
+export const ADAM = 'GalmorphAdam';
+
+/** Attributes of the ADAM kernel: the learning rate, β1, β2, ε and the bias corrections 1 − β^t. */
+export interface AdamAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  c1: number;
+  c2: number;
+}
+
+const adamKernel: KernelConfig = {
+  kernelName: ADAM,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const { value, m, v, grad } = inputs as Record<string, TensorInfo>;
+    const a = attrs as unknown as AdamAttrs;
+    counted(ADAM);
+    const outs = [value!, m!, v!].map((t) => b.makeOutput(t.shape, 'float32'));
+    try {
+      P.set([tf.util.sizeFromShape(value!.shape), a.lr, a.beta1, a.beta2, a.epsilon, a.c1, a.c2, 1 - a.beta1, 1 - a.beta2, ...[value!, m!, v!, grad!, ...outs].map((t) => offset(b, t))]);
+      loadOnednn().adam(heap(b), P);
+    } catch (err) {
+      for (const t of outs) b.disposeData(t.dataId);
+      throw err;
+    }
+    return outs;
+  },
+};
+
+/** Whether galmorph's Adam should update `x` natively (the backend active, float32). */
+export function nativeAdam(x: tf.Tensor): boolean {
+  return nativeBatchNorm(x);
+}
+
 /** Whether galmorph's swish layer should call the native kernels (active, float32, large enough to pay). */
 export function nativeSwish(x: tf.Tensor): boolean {
   return nativeBatchNorm(x) && x.size >= ELTWISE_MIN;
@@ -609,7 +649,7 @@ export function registerOnednnKernels(): void {
     }
     tf.registerKernel(k);
   }
-  for (const k of [...bnKernels, ...swishKernels]) tf.registerKernel(k);
+  for (const k of [...bnKernels, ...swishKernels, adamKernel]) tf.registerKernel(k);
   registered = true;
   warned = new Set();
 }

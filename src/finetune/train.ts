@@ -18,6 +18,7 @@ import { encode } from '../encoders/encode';
 import type { Encoder } from '../encoders/registry';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, toConcentrations } from '../models/galaxy-model';
+import { adam } from '../training/optimizer';
 import { VERSION } from '../version';
 import { recalibrateBatchNorm } from './batch-norm-stats';
 import { unfreezeTop } from './blocks';
@@ -305,8 +306,8 @@ export async function finetune(start: Encoder, targets: Targets, input: Finetune
   const headVars = head.trainableWeights.map((w) => w.read() as tf.Variable);
   const encVars = deep ? encoder.trainableWeights.map((w) => w.read() as tf.Variable) : [];
   const kernels = headKernels(head);
-  const headOpt = tf.train.adam(o.lr);
-  const encOpt = tf.train.adam(o.encLr);
+  const headOpt = adam(o.lr);
+  const encOpt = adam(o.encLr);
 
   const weightedLoss = (y: tf.Tensor2D, out: tf.Tensor2D, w: tf.Tensor1D) => tf.div(tf.sum(tf.mul(taskLoss(targets.info, y, out, q), w)), y.shape[0]) as tf.Scalar;
   const step = async (idx: number[]): Promise<number> => {

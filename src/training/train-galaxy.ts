@@ -28,6 +28,7 @@ import { decodeSize, inputBatch } from '../data/preprocess';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
 import { fileSystem, loadOptimizer, saveOptimizer } from '../models/io';
+import { adam } from './optimizer';
 import { trainStep } from './step';
 import { describeBackend, initBackend } from '../backend/select';
 import type { VoteDataset } from '../schemas/vote-datasets';
@@ -210,7 +211,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   }
 
   let model: tf.LayersModel;
-  const optimizer = tf.train.adam(options.learningRate ?? TRAIN_DEFAULTS.learningRate);
+  const optimizer = adam(options.learningRate ?? TRAIN_DEFAULTS.learningRate);
   let state: TrainState = { epoch: 0, bestValLoss: Infinity, badEpochs: 0 };
   // A kill between the two renames of writeFolder leaves the previous folder as `.old`.
   for (const dir of [checkpointDir, path.join(out, 'model')]) {
