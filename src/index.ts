@@ -21,6 +21,8 @@ export { readEmbeddings, writeEmbeddings, selectRows } from './data/embeddings';
 export type { Embeddings } from './data/embeddings';
 export type { Preprocess } from './data/preprocess';
 export { schemaByName } from './schemas/galaxy-zoo';
+export { KAGGLE_COLUMNS, NOMINAL_GZ2_VOTES, kaggleRmse, readKaggleCumulative, toKaggleCumulative } from './schemas/kaggle';
+export type { KaggleCumulative } from './schemas/kaggle';
 
 // Encoders: one registry, one loop
 export { loadEncoder, ENCODERS, ENCODER_IDS, galaxyModelEncoder, embeddingCachePath } from './encoders/registry';

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { addCatalogSourceOptions, addVoteOptions, fraction, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER, POSITIVE_NUMBER, readCatalogOption, validated } from './options';
+import { addCatalogSourceOptions, addVoteOptions, fraction, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER, POSITIVE_NUMBER, readCatalogOption, validated, voteColumnsOption, VoteCliOptions } from './options';
 import { MultiBar, Presets } from 'cli-progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
@@ -20,21 +20,16 @@ import { embedCatalog } from '../representations/embed';
 import { formatExplainedVariance, pcaFileFor, RepresentationPca, writePca } from '../representations/pca';
 import { EpochRecord, TRAIN_DEFAULTS, trainGalaxyModel } from '../training/train-galaxy';
 import { fromCatalog, loadVoteDataset, VoteDataset } from '../schemas/vote-datasets';
-import { VoteColumns } from '../schemas/votes';
 import { writeTextAtomic } from '../data/embeddings';
 import { addSkipUnreadableOption, skippedListFile, skipReporter } from './skipped';
 import { addQueueOptions, embedWithQueue } from './scale';
 
-interface TrainCliOptions {
+interface TrainCliOptions extends VoteCliOptions {
   dataset?: string[];
   catalog?: string;
   schema?: string;
   idCol?: string;
   imageCol?: string;
-  counts?: string;
-  fractions?: string;
-  total?: string;
-  classCol?: string;
   arch: string;
   size: number;
   greyscale?: boolean;
@@ -57,8 +52,7 @@ function datasetsFrom(opts: TrainCliOptions): VoteDataset[] {
   const sets = (opts.dataset ?? []).map((id) => loadVoteDataset(id));
   if (opts.catalog) {
     if (!opts.schema) throw new Error('galmorph train: --catalog needs --schema (gz2, gz-decals-dr5 or gz1)');
-    const votes: VoteColumns = { counts: opts.counts, fractions: opts.fractions, total: opts.total, classColumn: opts.classCol };
-    sets.push(fromCatalog(readCatalogOption(opts)!, opts.schema, votes));
+    sets.push(fromCatalog(readCatalogOption(opts)!, opts.schema, voteColumnsOption(opts)));
   }
   if (sets.length === 0) throw new Error('galmorph train: give --dataset <id> (repeatable; see `galmorph data list`) or --catalog <file> --schema <name>');
   return sets;
