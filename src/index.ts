@@ -42,6 +42,8 @@ export { evaluateOnGz2Test, readSplit, readTrainLog, writeModelCard } from './tr
 // Training the galaxy model
 export { trainGalaxyModel } from './training/train-galaxy';
 export type { TrainOptions, EpochRecord } from './training/train-galaxy';
+export { EXCLUSION_PRESETS } from './training/exclusion';
+export type { ExclusionSpec, ExclusionPreset } from './training/exclusion';
 export { loadVoteDataset, fromCatalog } from './schemas/vote-datasets';
 export type { VoteDataset } from './schemas/vote-datasets';
 

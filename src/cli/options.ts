@@ -96,6 +96,23 @@ export function validated<T>(flags: string, description: string, rule: ValueRule
   return option;
 }
 
+/** `NAME=W`: a name and a number >= 0 (e.g. --dataset-weight gz2-kaggle-5000=0.3). */
+export const NAMED_WEIGHT: ValueRule<[string, number]> = {
+  what: 'NAME=W with W a number >= 0',
+  parse(text) {
+    const k = text.lastIndexOf('=');
+    const w = k > 0 ? NON_NEGATIVE_NUMBER.parse(text.slice(k + 1)) : undefined;
+    return w === undefined ? undefined : [text.slice(0, k), w];
+  },
+};
+
+/** A repeatable option whose values, each checked and parsed by `rule`, arrive as a list. */
+export function repeatable<T>(flags: string, description: string, rule: ValueRule<T>): Option {
+  const option = new Option(flags, `${description} (repeatable)`);
+  const parse = valueParser(option.long ?? option.name(), rule);
+  return option.argParser((text: string, previous: T[] | undefined) => [...(previous ?? []), parse(text)]);
+}
+
 /** --catalog FILE with its columns, or --dataset ID (see addCatalogSourceOptions). */
 export interface CatalogSourceOptions {
   catalog?: string;
