@@ -21,6 +21,8 @@ export { readEmbeddings, writeEmbeddings, selectRows } from './data/embeddings';
 export type { Embeddings } from './data/embeddings';
 export type { Preprocess } from './data/preprocess';
 export { schemaByName } from './schemas/galaxy-zoo';
+export { KAGGLE_COLUMNS, NOMINAL_GZ2_VOTES, kaggleRmse, readKaggleCumulative, toKaggleCumulative } from './schemas/kaggle';
+export type { KaggleCumulative } from './schemas/kaggle';
 
 // Encoders: one registry, one loop
 export { loadEncoder, ENCODERS, ENCODER_IDS, galaxyModelEncoder, embeddingCachePath } from './encoders/registry';
@@ -40,6 +42,8 @@ export { evaluateOnGz2Test, readSplit, readTrainLog, writeModelCard } from './tr
 // Training the galaxy model
 export { trainGalaxyModel } from './training/train-galaxy';
 export type { TrainOptions, EpochRecord } from './training/train-galaxy';
+export { EXCLUSION_PRESETS } from './training/exclusion';
+export type { ExclusionSpec, ExclusionPreset } from './training/exclusion';
 export { loadVoteDataset, fromCatalog } from './schemas/vote-datasets';
 export type { VoteDataset } from './schemas/vote-datasets';
 

@@ -11,6 +11,7 @@ import {
   fraction,
   INTEGER,
   integer,
+  NAMED_WEIGHT,
   NON_NEGATIVE_INTEGER,
   NON_NEGATIVE_NUMBER,
   oneOf,
@@ -18,6 +19,7 @@ import {
   parseValue,
   POSITIVE_INTEGER,
   POSITIVE_NUMBER,
+  repeatable,
   resolveCatalog,
   validated,
   ValueRule,
@@ -105,6 +107,17 @@ describe('CLI option values (src/cli/options.ts)', () => {
     await assert.rejects(program().parseAsync(['--epochs', 'abc'], { from: 'user' }), /galmorph: --epochs must be a positive integer, got 'abc'/);
     await assert.rejects(program().parseAsync(['--lr', 'Infinity'], { from: 'user' }), /galmorph: --lr must be a positive number, got 'Infinity'/);
   });
+
+  it('a repeatable NAME=W option collects its parsed values in order', async () => {
+    assert.deepEqual(accepts(NAMED_WEIGHT, 'gz2-kaggle-5000=0.3'), ['gz2-kaggle-5000', 0.3]);
+    assert.deepEqual(accepts(NAMED_WEIGHT, '/data/a=b.csv=0'), ['/data/a=b.csv', 0]);
+    for (const bad of ['gz2', '=1', 'gz2=', 'gz2=-1', 'gz2=abc', 'gz2=Infinity']) assert.equal(accepts(NAMED_WEIGHT, bad), undefined, bad);
+    const program = () => new Command('t').exitOverride().addOption(repeatable('--w <id=w>', 'weights', NAMED_WEIGHT)).action(() => undefined);
+    const given = program();
+    await given.parseAsync(['--w', 'a=1', '--w', 'b=0.5'], { from: 'user' });
+    assert.deepEqual(given.opts(), { w: [['a', 1], ['b', 0.5]] });
+    await assert.rejects(program().parseAsync(['--w', 'a'], { from: 'user' }), /galmorph: --w must be NAME=W with W a number >= 0, got 'a'/);
+  });
 });
 
 describe('the catalogue-or-dataset options (src/cli/options.ts)', () => {
@@ -155,6 +168,10 @@ describe('bad option values reaching the galmorph subcommands', function () {
     [['finetune', '--dataset', 'decals-rings-470', '--label-col', 'ring', '--val-fraction', '1', '--out', out], /^galmorph: --val-fraction must be a fraction in \[0, 1\), got '1'$/m],
     [['train', '--dataset', 'gz2-hart16-1000', '--lr', '0', '--out', out], /^galmorph: --lr must be a positive number, got '0'$/m],
     [['train', '--dataset', 'gz2-hart16-1000', '--seed', '1.5', '--out', out], /^galmorph: --seed must be a non-negative integer, got '1.5'$/m],
+    [['train', '--dataset', 'gz2-hart16-1000', '--dataset-weight', 'gz2-hart16-1000', '--out', out], /^galmorph: --dataset-weight must be NAME=W with W a number >= 0, got 'gz2-hart16-1000'$/m],
+    [['train', '--dataset', 'gz2-hart16-1000', '--dataset-weight', 'gz2-hart16-1000=1', '--dataset-weight', 'gz2-hart16-1000=2', '--out', out], /^galmorph train: --dataset-weight gives dataset 'gz2-hart16-1000' twice$/m],
+    [['train', '--dataset', 'gz2-hart16-1000', '--exclude', 'lenient', '--out', out], /^galmorph: unknown --exclude 'lenient'\. Valid choices: honest$/m],
+    [['train', '--catalog', 'k.csv', '--schema', 'gz2', '--kaggle', '--nominal-total', '0', '--out', out], /^galmorph: --nominal-total must be a positive integer, got '0'$/m],
     [['similar', '--embeddings', 'none.parquet', '--query', 'a', '--k', '0'], /^galmorph: --k must be a positive integer, got '0'$/m],
     [['anomaly', '--embeddings', 'none.parquet', '--labels', 'none.jsonl', '--initial', '1'], /^galmorph: --initial must be an integer of at least 2, got '1'$/m],
     [['embed', '--catalog', 'none.csv', '--out', 'e.parquet', '--batch', 'many'], /^galmorph: --batch must be a positive integer, got 'many'$/m],

@@ -2,7 +2,7 @@
  * `galmorph data ...`: list, verify and fetch manifests; check a catalogue. Thin over src/data.
  */
 import { Command } from 'commander';
-import { addVoteOptions } from './options';
+import { addVoteOptions, voteColumnsOption, VoteCliOptions } from './options';
 import { SingleBar, Presets } from 'cli-progress';
 import * as path from 'node:path';
 import { readCatalog } from '../data/catalog';
@@ -44,7 +44,7 @@ async function fetch(id: string): Promise<void> {
     (report.pinned.length > 0 ? `; pinned ${report.pinned.length} new checksum(s) in the user cache` : ''));
 }
 
-interface CatalogOpts { idCol: string; imageCol: string; images: boolean; schema?: string; counts?: string; fractions?: string; total?: string; classCol?: string }
+interface CatalogOpts extends VoteCliOptions { idCol: string; imageCol: string; images: boolean; schema?: string }
 
 function catalogCheck(file: string, o: CatalogOpts): void {
   const cat = readCatalog(file, { idCol: o.idCol, imageCol: o.images ? o.imageCol : null });
@@ -53,8 +53,8 @@ function catalogCheck(file: string, o: CatalogOpts): void {
   if (!o.schema) return;
   if (cat.length === 0) throw new Error(`galmorph: ${cat.file} has no rows: no votes to count`);
   const schema = schemaByName(o.schema);
-  const votes = voteCounts(cat, schema, { counts: o.counts, fractions: o.fractions, total: o.total, classColumn: o.classCol });
-  console.log(`votes (${schema.name}, ${schema.questions.length} questions, ${schema.answerCount} answers) from ${votes.method}:`);
+  const votes = voteCounts(cat, schema, voteColumnsOption(o));
+  console.log(`votes (${schema.name}, ${schema.questions.length} questions, ${schema.answerCount} answers) from ${votes.detail ?? votes.method}:`);
   for (const q of schema.questions) {
     let sum = 0;
     for (let i = 0; i < cat.length; i++) sum += questionTotal(votes, i, q);

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { addCatalogSourceOptions, addVoteOptions, fraction, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER, POSITIVE_NUMBER, readCatalogOption, validated } from './options';
+import { addCatalogSourceOptions, addVoteOptions, fraction, NAMED_WEIGHT, NON_NEGATIVE_INTEGER, oneOf, POSITIVE_INTEGER, POSITIVE_NUMBER, readCatalogOption, repeatable, validated, voteColumnsOption, VoteCliOptions } from './options';
 import { MultiBar, Presets } from 'cli-progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
@@ -19,22 +19,18 @@ import { lossFigure } from '../plots/loss';
 import { embedCatalog } from '../representations/embed';
 import { formatExplainedVariance, pcaFileFor, RepresentationPca, writePca } from '../representations/pca';
 import { EpochRecord, TRAIN_DEFAULTS, trainGalaxyModel } from '../training/train-galaxy';
+import { EXCLUSION_PRESET_NAMES, ExclusionPreset } from '../training/exclusion';
 import { fromCatalog, loadVoteDataset, VoteDataset } from '../schemas/vote-datasets';
-import { VoteColumns } from '../schemas/votes';
 import { writeTextAtomic } from '../data/embeddings';
 import { addSkipUnreadableOption, skippedListFile, skipReporter } from './skipped';
 import { addQueueOptions, embedWithQueue } from './scale';
 
-interface TrainCliOptions {
+interface TrainCliOptions extends VoteCliOptions {
   dataset?: string[];
   catalog?: string;
   schema?: string;
   idCol?: string;
   imageCol?: string;
-  counts?: string;
-  fractions?: string;
-  total?: string;
-  classCol?: string;
   arch: string;
   size: number;
   greyscale?: boolean;
@@ -50,15 +46,27 @@ interface TrainCliOptions {
   resume?: boolean;
   overwrite?: boolean;
   skipUnreadable?: boolean;
+  exclude?: ExclusionPreset;
+  datasetWeight?: [string, number][];
   out: string;
+}
+
+/** --dataset-weight ID=W options as TrainOptions.datasetWeights (an id given twice is an error). */
+function datasetWeightsFrom(pairs: [string, number][] | undefined): Record<string, number> | undefined {
+  if (!pairs) return undefined;
+  const weights: Record<string, number> = {};
+  for (const [id, w] of pairs) {
+    if (Object.hasOwn(weights, id)) throw new Error(`galmorph train: --dataset-weight gives dataset '${id}' twice`);
+    weights[id] = w;
+  }
+  return weights;
 }
 
 function datasetsFrom(opts: TrainCliOptions): VoteDataset[] {
   const sets = (opts.dataset ?? []).map((id) => loadVoteDataset(id));
   if (opts.catalog) {
     if (!opts.schema) throw new Error('galmorph train: --catalog needs --schema (gz2, gz-decals-dr5 or gz1)');
-    const votes: VoteColumns = { counts: opts.counts, fractions: opts.fractions, total: opts.total, classColumn: opts.classCol };
-    sets.push(fromCatalog(readCatalogOption(opts)!, opts.schema, votes));
+    sets.push(fromCatalog(readCatalogOption(opts)!, opts.schema, voteColumnsOption(opts)));
   }
   if (sets.length === 0) throw new Error('galmorph train: give --dataset <id> (repeatable; see `galmorph data list`) or --catalog <file> --schema <name>');
   return sets;
@@ -93,6 +101,8 @@ export function trainCommand(): Command {
     .addOption(validated('--seed <n>', 'seed of the split and augmentations', NON_NEGATIVE_INTEGER, TRAIN_DEFAULTS.seed))
     .addOption(validated('--micro-batch <n>', 'examples per forward/backward pass (memory)', POSITIVE_INTEGER))
     .addOption(validated('--max-steps <n>', 'at most this many steps per epoch (quick runs)', POSITIVE_INTEGER))
+    .addOption(repeatable('--dataset-weight <id=w>', "multiply the loss of a --dataset's galaxies by w (default 1; the batch loss is the weighted mean), e.g. gz2-kaggle-5000=0.3", NAMED_WEIGHT))
+    .addOption(validated('--exclude <preset>', "votes never trained on, so the representation can be evaluated on them: 'honest' (GZ2 odd and odd-feature questions, GZ1 mergers)", oneOf(EXCLUSION_PRESET_NAMES)))
     .option('--no-augment', 'no rotations, flips or crops')
     .option('--resume', 'continue from <out>/checkpoint (refused when any setting that changes the split or the model differs)')
     .option('--overwrite', 'start afresh in an --out folder that holds an earlier run (its files are removed)')
@@ -117,6 +127,8 @@ export function trainCommand(): Command {
           seed: opts.seed,
           microBatch: opts.microBatch,
           maxStepsPerEpoch: opts.maxSteps,
+          exclude: opts.exclude,
+          datasetWeights: datasetWeightsFrom(opts.datasetWeight),
           augment: opts.augment,
           resume: opts.resume,
           overwrite: opts.overwrite,

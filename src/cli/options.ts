@@ -9,8 +9,9 @@
  * Defaults shown in help come from the library (e.g. FINETUNE_DEFAULTS), not from here.
  */
 import { Command, Option } from 'commander';
-import { Catalog, CatalogOptions, readCatalog } from '../data/catalog';
+import { Catalog, CatalogOptions, readCatalog, VoteColumns } from '../data/catalog';
 import { openDatasetCatalog } from '../data/manifests';
+import { NOMINAL_GZ2_VOTES } from '../schemas/kaggle';
 
 /**
  * What an option accepts: `what` completes "--x must be ...", `parse` gives the value or undefined,
@@ -95,6 +96,23 @@ export function validated<T>(flags: string, description: string, rule: ValueRule
   return option;
 }
 
+/** `NAME=W`: a name and a number >= 0 (e.g. --dataset-weight gz2-kaggle-5000=0.3). */
+export const NAMED_WEIGHT: ValueRule<[string, number]> = {
+  what: 'NAME=W with W a number >= 0',
+  parse(text) {
+    const k = text.lastIndexOf('=');
+    const w = k > 0 ? NON_NEGATIVE_NUMBER.parse(text.slice(k + 1)) : undefined;
+    return w === undefined ? undefined : [text.slice(0, k), w];
+  },
+};
+
+/** A repeatable option whose values, each checked and parsed by `rule`, arrive as a list. */
+export function repeatable<T>(flags: string, description: string, rule: ValueRule<T>): Option {
+  const option = new Option(flags, `${description} (repeatable)`);
+  const parse = valueParser(option.long ?? option.name(), rule);
+  return option.argParser((text: string, previous: T[] | undefined) => [...(previous ?? []), parse(text)]);
+}
+
 /** --catalog FILE with its columns, or --dataset ID (see addCatalogSourceOptions). */
 export interface CatalogSourceOptions {
   catalog?: string;
@@ -150,6 +168,16 @@ export function resolveCatalog(opts: CatalogSourceOptions, command: string, purp
   return catalog;
 }
 
+/** The vote-column options of addVoteOptions, as commander hands them over. */
+export interface VoteCliOptions {
+  counts?: string;
+  fractions?: string;
+  total?: string;
+  classCol?: string;
+  kaggle?: boolean;
+  nominalTotal?: number;
+}
+
 /** --schema and the vote columns of a user catalogue (see src/schemas/votes.ts). */
 export function addVoteOptions(cmd: Command): Command {
   return cmd
@@ -157,5 +185,12 @@ export function addVoteOptions(cmd: Command): Command {
     .option('--counts <template>', "vote count columns, e.g. '{answer}_count'")
     .option('--fractions <template>', "vote fraction columns, e.g. '{answer}_weighted_fraction' (with --total)")
     .option('--total <column>', 'column with the number of volunteers asked the first question')
+    .option('--kaggle', "the Kaggle Galaxy Challenge's cumulative Class1.1...Class11.6 columns (--schema gz2), all or whole questions")
+    .addOption(validated('--nominal-total <n>', `with --kaggle: volunteers assumed per galaxy (the format has no totals; default ${NOMINAL_GZ2_VOTES})`, POSITIVE_INTEGER))
     .option('--class-col <column>', 'one class (answer key) per galaxy');
+}
+
+/** The VoteColumns the options of addVoteOptions name. */
+export function voteColumnsOption(opts: VoteCliOptions): VoteColumns {
+  return { counts: opts.counts, fractions: opts.fractions, total: opts.total, classColumn: opts.classCol, kaggle: opts.kaggle, nominalTotal: opts.nominalTotal };
 }

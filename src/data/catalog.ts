@@ -38,6 +38,13 @@ export interface VoteColumns {
   classColumn?: string;
   /** Maps values of `classColumn` to answer keys (e.g. GZ1 codes '0'..'5'). */
   classValues?: Record<string, string>;
+  /**
+   * The Kaggle Galaxy Challenge's cumulative `Class1.1`...`Class11.6` columns (GZ2 schema; see
+   * src/schemas/kaggle.ts), all 37 or any whole questions of them, made counts of `nominalTotal`.
+   */
+  kaggle?: boolean;
+  /** With `kaggle`: volunteers assumed per galaxy, as the format has no totals. Default 43 (NOMINAL_GZ2_VOTES). */
+  nominalTotal?: number;
 }
 
 
@@ -79,6 +86,11 @@ export class Catalog {
     return `${this.file}, row ${n} (id ${row[this.idCol]})`;
   }
 
+  /** Where a cell is, for messages: `galmorph: FILE, row N (id X): column 'C'` (`i` indexes `rows`). */
+  describeCell(i: number, column: string): string {
+    return `galmorph: ${this.describeRow(this.rows[i]!)}: column '${column}'`;
+  }
+
   /** The row with this id; the error names the catalogue when it is absent. */
   byId(id: string): CatalogRow {
     const row = this.rows.find((r) => r[this.idCol] === id);
@@ -96,7 +108,7 @@ export class Catalog {
   numbers(name: string): Float64Array {
     const raw = this.column(name);
     const out = new Float64Array(raw.length);
-    raw.forEach((v, i) => (out[i] = numericCell(v, () => `galmorph: ${this.describeRow(this.rows[i]!)}: column '${name}'`)));
+    raw.forEach((v, i) => (out[i] = numericCell(v, () => this.describeCell(i, name))));
     return out;
   }
 

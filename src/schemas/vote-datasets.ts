@@ -1,6 +1,7 @@
 /**
  * Vote-labelled datasets: a catalogue with Galaxy Zoo volunteer votes on one schema's answers, as
- * counts (from counts, fractions and a total, or one class per galaxy; see src/schemas/votes.ts).
+ * counts (from counts, fractions and a total, Kaggle cumulative columns, or one class per galaxy; see
+ * src/schemas/votes.ts).
  * What training, evaluation and fine-tuning on vote trees read.
  */
 import { Catalog } from '../data/catalog';
@@ -72,5 +73,5 @@ export function loadVoteDataset(id: string): VoteDataset {
 export function fromCatalog(catalog: Catalog, schemaName: string, votes: VoteColumns, id = catalog.file): VoteDataset {
   const schema = schemaByName(schemaName);
   const table = voteCounts(catalog, schema, votes);
-  return { id, catalog, schema: schema.name, counts: table.counts, method: table.method };
+  return { id, catalog, schema: schema.name, counts: table.counts, method: table.detail ?? table.method };
 }

@@ -1,10 +1,14 @@
 /**
  * From catalogue columns to vote counts per answer of a decision tree.
  *
- * Three sources, in this order of preference:
+ * Four sources, in this order of preference:
  *  1. count columns (`counts` template, e.g. `{answer}_count` in GZ2 Table 5, `{answer}` in GZ DECaLS);
  *  2. fraction columns plus a total (`fractions` + `total`), reconstructed down the tree (below);
- *  3. one class per galaxy (`classColumn`, e.g. GZ1 majority classes): one vote for that answer.
+ *  3. the Kaggle Galaxy Challenge's cumulative columns (`kaggle`, GZ2 only; src/schemas/kaggle.ts):
+ *     per-question fractions (value / question sum) reconstructed the same way from a nominal total
+ *     of volunteers (`nominalTotal`, default 43), as the format has no totals; a question whose
+ *     columns are absent gets no votes (no loss), never a guess;
+ *  4. one class per galaxy (`classColumn`, e.g. GZ1 majority classes): one vote for that answer.
  *
  * Every numeric cell goes through one check (numericCell): blank or 'NaN' is missing, anything else
  * that is not a finite number ('abc', 'Infinity') is an error naming file, row, id and column.
@@ -23,6 +27,8 @@
  */
 import { Catalog, numericCell, requireColumns, VoteColumns } from '../data/catalog';
 import { DecisionTree, Question } from './decision-tree';
+import { GZ2 } from './galaxy-zoo';
+import { kaggleFractions, NOMINAL_GZ2_VOTES, readKaggleCumulative } from './kaggle';
 
 export type { VoteColumns } from '../data/catalog';
 
@@ -34,7 +40,9 @@ export interface VoteTable {
   /** Row-major `ids.length x answers.length` vote counts. */
   counts: Float64Array;
   /** How the counts were obtained. */
-  method: 'counts' | 'fractions' | 'class';
+  method: 'counts' | 'fractions' | 'kaggle' | 'class';
+  /** What `method` alone does not say, for model cards (the Kaggle nominal total and absent questions). */
+  detail?: string;
 }
 
 /** Fills `{answer}` in a column template. */
@@ -48,7 +56,19 @@ function cell(cat: Catalog, i: number, column: string): number {
 }
 
 function where(cat: Catalog, i: number, column: string): string {
-  return `galmorph: ${cat.describeRow(cat.rows[i]!)}: column '${column}'`;
+  return cat.describeCell(i, column);
+}
+
+/**
+ * Fills one galaxy's `row` (indexed by `index`) down the tree, questions in asking order: N = `total`
+ * for a question everyone is asked, else the summed counts of the answers leading to it; then N x
+ * the question's fractions (`fractionsOf`, NaN = blank) by largest remainder.
+ */
+function countDownTree(schema: DecisionTree, index: Map<string, number>, row: Float64Array, total: number, fractionsOf: (q: Question) => number[]): void {
+  for (const q of schema.questions) {
+    const n = q.requires.length === 0 ? Math.round(total) : q.requires.reduce((s, r) => s + row[index.get(r)!]!, 0);
+    largestRemainder(n, fractionsOf(q)).forEach((c, k) => (row[index.get(q.answers[k]!.key)!] = c));
+  }
 }
 
 /** Vote counts for every answer of `schema`, from the catalogue columns described by `cols`. */
@@ -76,19 +96,32 @@ export function voteCounts(cat: Catalog, schema: DecisionTree, cols: VoteColumns
     for (let i = 0; i < cat.length; i++) {
       const total = cell(cat, i, cols.total);
       if (Number.isNaN(total) || total < 0) throw new Error(`${where(cat, i, cols.total)} holds '${cat.rows[i]![cols.total]}': the total must be a number >= 0`);
-      const row = counts.subarray(i * answers.length, (i + 1) * answers.length);
-      for (const q of schema.questions) {
-        const n = q.requires.length === 0 ? Math.round(total) : q.requires.reduce((s, r) => s + row[index.get(r)!]!, 0);
+      countDownTree(schema, index, counts.subarray(i * answers.length, (i + 1) * answers.length), total, (q) => {
         const f = q.answers.map((a) => fraction(cat, i, columnFor(cols.fractions!, a.key)));
         // All blank: nobody reached the question. Some blank: a missing vote, never renormalised away.
         const blank = f.findIndex((x) => Number.isNaN(x));
         if (blank >= 0 && f.some((x) => !Number.isNaN(x))) {
           throw new Error(`${where(cat, i, columnFor(cols.fractions!, q.answers[blank]!.key))} is blank or NaN while other answers of question '${q.key}' have fractions: NaN votes are errors`);
         }
-        largestRemainder(n, f).forEach((c, k) => (row[index.get(q.answers[k]!.key)!] = c));
-      }
+        return f;
+      });
     }
     return { ...base, method: 'fractions' };
+  }
+  if (cols.kaggle) {
+    if (schema.name !== GZ2.name) throw new Error(`galmorph: the Kaggle Galaxy Challenge columns hold GZ2 answers: use schema '${GZ2.name}', not '${schema.name}'`);
+    const nominal = cols.nominalTotal ?? NOMINAL_GZ2_VOTES;
+    if (!(Number.isInteger(nominal) && nominal > 0)) throw new Error(`galmorph: the nominal total of Kaggle votes must be a positive whole number of volunteers, got ${nominal}`);
+    const kaggle = readKaggleCumulative(cat);
+    const index = schema.answerIndex();
+    for (let i = 0; i < cat.length; i++) {
+      countDownTree(schema, index, counts.subarray(i * answers.length, (i + 1) * answers.length), nominal, (q) => kaggleFractions(kaggle, i, q));
+    }
+    const absent = schema.questions.filter((q) => !kaggle.questions.some((k) => k.question === q)).map((q) => q.key);
+    const detail =
+      `Kaggle cumulative columns (Class${kaggle.questions.map((q) => q.number).join(', Class')}) x ${nominal} nominal volunteers (assumed: the format has no totals), down the GZ2 tree` +
+      (absent.length > 0 ? `; no votes for ${absent.join(', ')} (absent)` : '');
+    return { ...base, method: 'kaggle', detail };
   }
   if (cols.classColumn) {
     requireColumns(cat.file, cat.columns, [cols.classColumn]);
@@ -102,7 +135,7 @@ export function voteCounts(cat: Catalog, schema: DecisionTree, cols: VoteColumns
     }
     return { ...base, method: 'class' };
   }
-  throw new Error(`galmorph: vote columns need one of 'counts', 'fractions' (+ 'total') or 'classColumn'`);
+  throw new Error(`galmorph: vote columns need one of 'counts', 'fractions' (+ 'total'), 'kaggle' or 'classColumn'`);
 }
 
 /** A fraction cell: blank allowed (question not reached), otherwise within [0, 1]. */

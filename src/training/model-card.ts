@@ -11,7 +11,8 @@ import { loadGalaxyModel } from '../models/load';
 import { compareFractions, Evaluation, fractionsFromCounts, meanFractions } from '../models/evaluate';
 import { predictFiles } from '../models/predict';
 import { loadVoteDataset } from '../schemas/vote-datasets';
-import { assemble } from './vote-data';
+import { assemble, TrainingSet } from './vote-data';
+import { describeExclusion } from './exclusion';
 import type { EpochRecord } from './train-galaxy';
 
 const GZ2_DATASET = 'gz2-hart16-1000';
@@ -74,12 +75,23 @@ function fmt(x: number, d = 3): string {
   return Number.isFinite(x) ? x.toFixed(d) : 'n/a';
 }
 
+/** The card's line on the votes a run never trained on, with what they took from each dataset. */
+function exclusionLine(e: TrainingSet['exclusion']): string {
+  if (!e) return 'Excluded from training: nothing (every vote of these datasets was a training label).';
+  const taken = e.counts.map((c) => `${c.dataset}: ${c.votes.toLocaleString('en')} votes of ${c.galaxies.toLocaleString('en')} galaxies masked, ${c.dropped.toLocaleString('en')} galaxies dropped (no votes left)`);
+  const scored = (e.spec.questions?.gz2 ?? []).length > 0 ? ' The GZ2 test metrics below still score the excluded questions, which the model never learned.' : '';
+  return `Excluded from training (${describeExclusion(e)}). ${taken.join('; ')}.${scored}`;
+}
+
 /** Evaluates the model on its GZ2 test galaxies and writes MODEL_CARD.md + metrics.json. */
 export async function writeModelCard(dir: string, samples = 5): Promise<CardResult> {
   const backend = await initBackend();
   const loaded = await loadGalaxyModel(dir);
   const info = JSON.parse(fs.readFileSync(path.join(loaded.dir, 'config.json'), 'utf8')) as {
     datasets: { id: string; galaxies: number; schema: string; votes: string }[];
+    /** Absent in runs from before exclusions existed. */
+    exclusion?: TrainingSet['exclusion'];
+    datasetWeights?: Record<string, number> | null;
     training: Record<string, unknown>;
   };
   const split = readSplit(loaded.dir);
@@ -110,10 +122,13 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
     '',
     `Split (seed ${split.seed}, over all galaxies): ${split.train.length} train, ${split.val.length} validation, ${split.test.length} test. The ring labels of decals-rings-470 are never read.`,
     '',
+    exclusionLine(info.exclusion ?? null),
+    '',
     '## Training',
     '',
     `- ${log.length} epochs run (early stopping on validation loss), best epoch ${best?.epoch ?? 'n/a'} (validation loss ${fmt(best?.val_loss ?? NaN)})`,
     `- settings: ${Object.entries(info.training).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`,
+    `- dataset loss weights: ${info.datasetWeights ? `${Object.entries(info.datasetWeights).map(([id, w]) => `${id} ${w}`).join(', ')} (each galaxy's loss term times its dataset's weight; a batch's loss is the weighted mean)` : '1 each'}`,
     `- wall time ${(wall / 60).toFixed(1)} min of training epochs, ${log[0]?.finished?.slice(0, 10) ?? ''}${info.training.backend ? `; trained on ${String(info.training.backend)}` : ''}`,
     `- evaluated on ${describeBackend(backend)}`,
     '',

@@ -7,11 +7,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
+/** A batch's loss; `weights`, when the step was given some, are those of the same examples. */
+export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor, weights?: tf.Tensor1D) => tf.Scalar;
 
 export interface StepOptions {
   /** Examples per forward/backward pass. Default: the whole batch. */
   microBatch?: number;
+  /**
+   * Per-example weights, sliced with the batch and handed to the loss. The loss must stay a mean over
+   * its slice (each slice is weighted by its share of the batch), so for a weighted mean over the
+   * whole batch give weights scaled to mean 1 over it.
+   */
+  weights?: tf.Tensor1D;
 }
 
 /** Runs one step and returns the batch loss (a number, read asynchronously). */
@@ -26,6 +33,7 @@ export async function trainStep(
   const n = x.shape[0]!;
   const micro = Math.min(options.microBatch ?? n, n);
   if (!Number.isInteger(micro) || micro < 1) throw new Error(`galmorph: microBatch must be a positive integer, got ${options.microBatch}`);
+  if (options.weights && options.weights.shape[0] !== n) throw new Error(`galmorph: ${options.weights.shape[0]} example weights for a batch of ${n}`);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let total = 0;
   let acc: Record<string, tf.Tensor> | undefined;
@@ -34,7 +42,8 @@ export async function trainStep(
     const { value, grads } = tf.tidy(() => {
       const xs = x.slice(start, size);
       const ys = y.slice(start, size);
-      return tf.variableGrads(() => tf.mul(loss(ys, model.apply(xs, { training: true }) as tf.Tensor), size / n) as tf.Scalar, vars);
+      const ws = options.weights?.slice(start, size);
+      return tf.variableGrads(() => tf.mul(loss(ys, model.apply(xs, { training: true }) as tf.Tensor, ws), size / n) as tf.Scalar, vars);
     });
     total += (await value.data())[0]!;
     value.dispose();

@@ -29,10 +29,11 @@ import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
 import { fileSystem, loadOptimizer, saveOptimizer } from '../models/io';
 import { adam } from './optimizer';
-import { trainStep } from './step';
+import { LossFn, trainStep } from './step';
 import { describeBackend, initBackend } from '../backend/select';
 import type { VoteDataset } from '../schemas/vote-datasets';
 import { assemble, splitIndices, TrainingSet } from './vote-data';
+import { describeExclusion, Exclusion, ExclusionPreset, ExclusionSpec, resolveExclusion } from './exclusion';
 
 /** The defaults of the training options (the CLI shows these). */
 export const TRAIN_DEFAULTS = { epochs: 15, batchSize: 32, learningRate: 1e-3, patience: 3, seed: 0 } as const;
@@ -50,6 +51,18 @@ export interface TrainOptions {
   seed?: number;
   /** Fractions of the galaxies held out. Default 0.1 each. */
   split?: { val: number; test: number };
+  /**
+   * Votes never trained on, a preset (`'honest'`: GZ2 odd and odd-feature questions, GZ1 mergers) or
+   * rules of your own (src/training/exclusion.ts). Galaxies left with no votes are dropped.
+   */
+  exclude?: ExclusionSpec | ExclusionPreset;
+  /**
+   * Loss weight of each dataset's galaxies, by dataset id (default 1 each): each galaxy's
+   * Dirichlet-multinomial term is multiplied by its dataset's weight and a batch's loss is the
+   * weighted mean, Σ w·loss / Σ w (the validation loss too). E.g. `{ 'gz2-kaggle-5000': 0.3 }`, so
+   * thousands of galaxies with only the coarse questions do not dominate the loss.
+   */
+  datasetWeights?: Record<string, number>;
   /** Zoobot's rotations, flips and random resized crops. Default true. */
   augment?: boolean;
   /** Continue from `out/checkpoint`. */
@@ -83,8 +96,43 @@ interface TrainState {
   badEpochs: number;
 }
 
-function meanLoss(counts: tf.Tensor2D, out: tf.Tensor, q: tf.Tensor2D): tf.Scalar {
-  return tf.mean(dirichletMultinomialNLL(counts, toConcentrations(out), q)) as tf.Scalar;
+/**
+ * The training loss of a batch: the mean over its galaxies of the Dirichlet-multinomial negative
+ * log-likelihood of their votes, each times its weight when the step has weights (batchWeights).
+ */
+export function galaxyLoss(q: tf.Tensor2D): LossFn {
+  return (counts, out, weights) => {
+    const nll = dirichletMultinomialNLL(counts as tf.Tensor2D, toConcentrations(out), q);
+    return tf.mean(weights ? tf.mul(nll, weights) : nll) as tf.Scalar;
+  };
+}
+
+/**
+ * Each dataset's loss weight in `datasets` order, checked (known ids, finite, >= 0, not all 0);
+ * null when every weight is 1 (the default, and what runs from before weights existed resume as).
+ */
+function resolveDatasetWeights(datasets: VoteDataset[], given: Record<string, number> | undefined): number[] | null {
+  if (!given) return null;
+  const ids = datasets.map((d) => d.id);
+  for (const [id, w] of Object.entries(given)) {
+    if (!ids.includes(id)) throw new Error(`galmorph: a loss weight is given for dataset '${id}', which this run does not train on. Datasets: ${ids.join(', ')}`);
+    if (!(Number.isFinite(w) && w >= 0)) throw new Error(`galmorph: the loss weight of dataset '${id}' must be a finite number >= 0, got ${w}`);
+  }
+  const weights = ids.map((id) => given[id] ?? 1);
+  if (weights.every((w) => w === 0)) throw new Error(`galmorph: every dataset has loss weight 0: there is nothing to learn from`);
+  return weights.every((w) => w === 1) ? null : weights;
+}
+
+/**
+ * A batch's per-galaxy loss weights (`weights` by dataset, see resolveDatasetWeights), scaled to mean
+ * 1 over the batch so that galaxyLoss gives the weighted mean Σ w·loss / Σ w. Undefined without
+ * weights; null when the batch's weights are all 0 (it has nothing to learn from).
+ */
+export function batchWeights(set: TrainingSet, idx: number[], weights: number[] | null): Float32Array | undefined | null {
+  if (!weights) return undefined;
+  const w = idx.map((i) => weights[set.source[i]!]!);
+  const sum = w.reduce((a, b) => a + b, 0);
+  return sum > 0 ? Float32Array.from(w, (x) => (x * idx.length) / sum) : null;
 }
 
 /** Writes a folder through `write(tmp)` and swaps it in whole; a kill between the two renames leaves `.old`, found on resume. */
@@ -107,9 +155,10 @@ async function saveCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.
 
 /**
  * Every setting that changes the split or the model: the model config, the datasets (ids,
- * schemas, vote columns, and a hash of the galaxies in order), the seed, the split fractions, and
- * the optimisation (batch size, learning rate, augmentation, steps per epoch). Epochs and patience
- * only say when to stop, so a resumed run may change them.
+ * schemas, vote columns, and a hash of the galaxies in order), the votes left out, the seed, the
+ * split fractions, and the optimisation (batch size, learning rate, augmentation, steps per epoch,
+ * dataset loss weights).
+ * Epochs and patience only say when to stop, so a resumed run may change them.
  */
 export interface TrainFingerprint {
   config: GalaxyModelConfig;
@@ -121,9 +170,13 @@ export interface TrainFingerprint {
   learningRate: number;
   augment: boolean;
   maxStepsPerEpoch: number | null;
+  /** The votes left out; null: none (also what runs from before exclusions existed resume as). */
+  exclude: Exclusion | null;
+  /** Loss weight by dataset id; null: 1 each. */
+  datasetWeights: Record<string, number> | null;
 }
 
-function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set: TrainingSet): TrainFingerprint {
+function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set: TrainingSet, weights: number[] | null): TrainFingerprint {
   const galaxies = crypto.createHash('sha256');
   set.ids.forEach((id, i) => galaxies.update(`${id}\t${set.files[i]}\n`));
   return {
@@ -136,6 +189,8 @@ function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set:
     learningRate: options.learningRate ?? TRAIN_DEFAULTS.learningRate,
     augment: options.augment ?? true,
     maxStepsPerEpoch: options.maxStepsPerEpoch ?? null,
+    exclude: set.exclusion && { preset: set.exclusion.preset, spec: set.exclusion.spec },
+    datasetWeights: weights && Object.fromEntries(options.datasets.map((d, i) => [d.id, weights[i]!])),
   };
 }
 
@@ -171,6 +226,8 @@ function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace,
     config,
     answers: space.answers,
     datasets: options.datasets.map((d) => ({ id: d.id, galaxies: d.catalog.length, schema: d.schema, votes: d.method })),
+    exclusion: set.exclusion,
+    datasetWeights: fingerprint.datasetWeights,
     training: {
       epochs: options.epochs ?? TRAIN_DEFAULTS.epochs,
       batchSize: options.batchSize ?? TRAIN_DEFAULTS.batchSize,
@@ -195,15 +252,20 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   const schemas = [...new Set(options.datasets.map((d) => d.schema))];
   const config: GalaxyModelConfig = { ...options.model, schemas };
   const space = AnswerSpace.fromNames(schemas);
-  const set = assemble(options.datasets, space);
+  const set = assemble(options.datasets, space, resolveExclusion(options.exclude));
   const out = path.resolve(options.out);
   const checkpointDir = path.join(out, 'checkpoint');
   const logFile = path.join(out, 'train-log.jsonl');
-  const fingerprint = trainFingerprint(options, config, set);
+  const weights = resolveDatasetWeights(options.datasets, options.datasetWeights);
+  const fingerprint = trainFingerprint(options, config, set, weights);
   const resuming = options.resume === true && fs.existsSync(path.join(out, 'config.json'));
   // Resuming with other data, another split or another model would silently mix two runs.
   if (resuming) checkResumable(out, fingerprint);
   else prepareFreshFolder(out, options.overwrite ?? false);
+  if (set.exclusion) {
+    const left = set.exclusion.counts.filter((c) => c.votes > 0).map((c) => `${c.dataset} ${c.votes} votes of ${c.galaxies} galaxies (${c.dropped} dropped)`);
+    log(`excluded ${describeExclusion(set.exclusion)}: ${left.join(', ') || 'no votes in these datasets'}`);
+  }
   const split = splitIndices(set.ids.length, seed, fingerprint.split);
   if (!resuming) {
     writeTextAtomic(path.join(out, 'split.json'), JSON.stringify({ seed, train: split.train.map((i) => set.ids[i]), val: split.val.map((i) => set.ids[i]), test: split.test.map((i) => set.ids[i]) }));
@@ -237,7 +299,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   log(`decoding ${set.files.length} images at ${decodeSize(config.size)} px (cached for later epochs)`);
   const decoded = await loader.load(set.files, { skipUnreadable: true });
   if (decoded.skipped.length > 0) {
-    const where = describeGalaxies(options.datasets);
+    const where = describeGalaxies(options.datasets, set);
     const skipped = decoded.skipped.map((k) => ({ index: k.index, file: k.file, where: where(k.index), reason: k.error.replace(/^galmorph: /, '') }));
     if (!options.skipUnreadable) {
       model.dispose();
@@ -251,6 +313,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
     log(`left out ${gone.size} galaxies whose images cannot be read`);
   }
   const q = space.questionMatrix();
+  const lossFn = galaxyLoss(q);
   const rng = seededRng(seed * 7919 + state.epoch + 1);
   const records: EpochRecord[] = [];
   try {
@@ -264,23 +327,28 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
       let steps = Math.ceil(order.length / batchSize);
       if (options.maxStepsPerEpoch) steps = Math.min(steps, options.maxStepsPerEpoch);
       let sum = 0;
+      let ran = 0;
       for (let s = 0; s < steps; s++) {
         const idx = order.slice(s * batchSize, (s + 1) * batchSize);
+        const w = batchWeights(set, idx, weights);
+        if (w === null) continue; // only weight-0 galaxies: no loss, and no step (Adam would still move)
         const pixels = await Promise.all(idx.map((i) => loader.get(set.files[i]!)));
         const x = inputBatch(pixels, config.size, options.augment === false ? undefined : rng);
         const y = countsTensor(set, idx);
-        const loss = await trainStep(model, optimizer, x, y, (t, p) => meanLoss(t as tf.Tensor2D, p, q), { microBatch: options.microBatch });
-        tf.dispose([x, y]);
+        const wt = w && tf.tensor1d(w);
+        const loss = await trainStep(model, optimizer, x, y, lossFn, { microBatch: options.microBatch, weights: wt });
+        tf.dispose([x, y, ...(wt ? [wt] : [])]);
         if (!Number.isFinite(loss)) throw new Error(`galmorph: training diverged: the loss of step ${s + 1} of epoch ${epoch} is ${loss}; check the votes (finite counts) and try a lower --lr`);
         sum += loss;
+        ran++;
         options.onStep?.(epoch, s + 1, steps, loss);
       }
-      const valLoss = await evaluateLoss(model, loader, set, split.val, config, q, batchSize);
+      const valLoss = await evaluateLoss(model, loader, set, split.val, config, q, batchSize, weights);
       const best = valLoss < state.bestValLoss;
       state = { epoch, bestValLoss: best ? valLoss : state.bestValLoss, badEpochs: best ? 0 : state.badEpochs + 1 };
       if (best) await writeFolder(path.join(out, 'model'), async (tmp) => void (await model.save(fileSystem(tmp))));
       await saveCheckpoint(checkpointDir, model, optimizer, state);
-      const record: EpochRecord = { epoch, train_loss: sum / steps, val_loss: valLoss, seconds: (Date.now() - started) / 1000, best, finished: new Date().toISOString() };
+      const record: EpochRecord = { epoch, train_loss: sum / ran, val_loss: valLoss, seconds: (Date.now() - started) / 1000, best, finished: new Date().toISOString() };
       fs.appendFileSync(logFile, JSON.stringify(record) + '\n');
       records.push(record);
       log(`epoch ${epoch}/${epochs}: train loss ${record.train_loss.toFixed(4)}, validation loss ${valLoss.toFixed(4)}${best ? ' (best)' : ''}, ${record.seconds.toFixed(0)} s`);
@@ -297,15 +365,11 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   return records;
 }
 
-/** Names galaxy `index` of the assembled datasets by its catalogue file, row and id. */
-function describeGalaxies(datasets: VoteDataset[]): (index: number) => string {
+/** Names galaxy `index` of the training set by its catalogue file, row and id. */
+function describeGalaxies(datasets: VoteDataset[], set: TrainingSet): (index: number) => string {
   return (index) => {
-    let i = index;
-    for (const d of datasets) {
-      if (i < d.catalog.length) return d.catalog.describeRow(d.catalog.rows[i]!);
-      i -= d.catalog.length;
-    }
-    return `galaxy ${index}`;
+    const d = datasets[set.source[index]!];
+    return d ? d.catalog.describeRow(d.catalog.rows[set.rows[index]!]!) : `galaxy ${index}`;
   };
 }
 
@@ -326,7 +390,10 @@ function countsTensor(set: TrainingSet, idx: number[]): tf.Tensor2D {
   return tf.tensor2d(data, [idx.length, A]);
 }
 
-/** Mean loss over a split, without augmentation. */
+/**
+ * Mean loss over a split, without augmentation; with `datasetWeights` (one per dataset of the set),
+ * the weighted mean Σ w·loss / Σ w, as training weighs it.
+ */
 export async function evaluateLoss(
   model: tf.LayersModel,
   loader: ImageLoader,
@@ -335,16 +402,24 @@ export async function evaluateLoss(
   config: GalaxyModelConfig,
   q: tf.Tensor2D,
   batchSize: number,
+  datasetWeights: number[] | null = null,
 ): Promise<number> {
   let total = 0;
+  let weight = 0;
   for (let s = 0; s < indices.length; s += batchSize) {
     const idx = indices.slice(s, s + batchSize);
     const pixels = await Promise.all(idx.map((i) => loader.get(set.files[i]!)));
     const x = inputBatch(pixels, config.size);
     const y = countsTensor(set, idx);
-    const loss = tf.tidy(() => tf.sum(dirichletMultinomialNLL(y, toConcentrations(model.apply(x, { training: false }) as tf.Tensor), q)));
-    total += (await loss.data())[0]!;
-    tf.dispose([x, y, loss]);
+    const nll = tf.tidy(() => dirichletMultinomialNLL(y, toConcentrations(model.apply(x, { training: false }) as tf.Tensor), q));
+    const losses = await nll.data();
+    tf.dispose([x, y, nll]);
+    idx.forEach((i, r) => {
+      const w = datasetWeights ? datasetWeights[set.source[i]!]! : 1;
+      if (w === 0) return; // its loss counts for nothing, even if it is not finite
+      total += w * losses[r]!;
+      weight += w;
+    });
   }
-  return indices.length ? total / indices.length : NaN;
+  return weight > 0 ? total / weight : NaN;
 }
