@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { AnswerSpace, buildGalaxyModel } from '../src/models/galaxy-model';
 import { embedCatalog } from '../src/representations/embed';
-import { galaxyModelEncoder } from '../src/encoders/registry';
+import { galaxyModelEncoder, scratchEncoder } from '../src/encoders/registry';
+import { fingerprintedCachePath } from '../src/representations/cache';
 import { readEmbeddings, writeEmbeddings } from '../src/data/embeddings';
 import { spawnSync } from 'node:child_process';
 import Papa from 'papaparse';
@@ -56,6 +57,24 @@ describe('representations (embed)', function () {
     resumed.vectors.forEach((v, i) => assert.ok(Math.abs(v - whole.vectors[i]!) < 1e-6));
     assert.ok(!fs.existsSync(`${out}.parts`), 'parts are removed once joined');
     loaded.dispose();
+  });
+
+  it('fingerprinted cache files differ by weights and input size, and agree for the same network', async () => {
+    const encoders = await Promise.all([
+      scratchEncoder('galmorph-cnn', { seed: 0, size: 64 }),
+      scratchEncoder('galmorph-cnn', { seed: 0, size: 64 }),
+      scratchEncoder('galmorph-cnn', { seed: 1, size: 64 }),
+      scratchEncoder('galmorph-cnn', { seed: 0, size: 96 }),
+    ]);
+    try {
+      const [a, same, seed1, size96] = await Promise.all(encoders.map((e) => fingerprintedCachePath('decals-rings-470', e, '/cache')));
+      assert.match(a!, /^\/cache\/decals-rings-470-scratch-galmorph-cnn-seed0-64px-[0-9a-f]{12}\.parquet$/);
+      assert.equal(same, a);
+      assert.notEqual(seed1, a);
+      assert.match(size96!, /-seed0-96px-/);
+    } finally {
+      encoders.forEach((e) => e.dispose());
+    }
   });
 
   it('galmorph embed --pca writes the PCA beside the embeddings, with its explained variance', () => {

@@ -72,6 +72,30 @@ export function galaxyModelEncoder(loaded: LoadedGalaxyModel): Encoder {
   };
 }
 
+/**
+ * A galaxy-model encoder architecture (see buildEncoder) with a seeded random initialisation, id
+ * `scratch-<arch>`: the "random init, frozen" start of the same network as a trained model folder.
+ * Size defaults to the architecture's own, channels to 3.
+ */
+export async function scratchEncoder(arch: string, options: Pick<LoadEncoderOptions, 'seed' | 'size'> & { channels?: number } = {}): Promise<Encoder> {
+  const { seed = 0, channels = 3 } = options;
+  const built = buildEncoder(arch, { size: options.size, channels });
+  const size = built.inputs[0]!.shape[1]!;
+  const topology = built.toJSON(undefined, false) as tf.serialization.ConfigDict;
+  built.dispose();
+  const model = await reinitialize(topology, seed);
+  return {
+    id: `scratch-${arch}`,
+    description: `${arch} at ${size} px${channels === 1 ? ', greyscale' : ''}, random initialisation (seed ${seed})`,
+    pretraining: 'none',
+    preprocess: { kind: 'galmorph', size, channels: channels === 1 ? 1 : 3 },
+    seed,
+    model,
+    dim: featureDim(model),
+    dispose: () => disposeModels(model),
+  };
+}
+
 function imagenetEntry(v2: boolean): EncoderEntry {
   const id = v2 ? 'imagenet-mobilenetv2' : 'imagenet-mobilenetv1';
   const description = v2 ? `ImageNet MobileNetV2 1.0, 224 px (${MOBILENET_V2})` : `ImageNet MobileNet v1 0.25, 224 px (${MOBILENET_V1})`;
@@ -125,22 +149,7 @@ export const ENCODERS: readonly EncoderEntry[] = [
     id: 'scratch-galmorph-cnn',
     description: "galmorph's architecture (galmorph-cnn), random initialisation",
     pretraining: 'none',
-    load: async ({ seed = 0, size = 64 }) => {
-      const built = buildEncoder('galmorph-cnn', { size });
-      const topology = built.toJSON(undefined, false) as tf.serialization.ConfigDict;
-      built.dispose();
-      const model = await reinitialize(topology, seed);
-      return {
-        id: 'scratch-galmorph-cnn',
-        description: `galmorph-cnn at ${size} px, random initialisation (seed ${seed})`,
-        pretraining: 'none',
-        preprocess: { kind: 'galmorph', size, channels: 3 },
-        seed,
-        model,
-        dim: featureDim(model),
-        dispose: () => disposeModels(model),
-      };
-    },
+    load: ({ seed = 0, size = 64 }) => scratchEncoder('galmorph-cnn', { seed, size }),
   },
   scratchMobileNetEntry(true),
   scratchMobileNetEntry(false),

@@ -8,6 +8,8 @@
  *   depth 'top-N'  the top N encoder blocks fine-tuned with the head, on images
  *   depth 'all'    every layer trained on the few labels (for scratch starts: training from scratch,
  *                  a fresh random initialisation for each repeat)
+ * probeCurve runs the same training sets with the representation benchmark's head on features
+ * already computed: logistic regression with C cross-validated inside each training set (logistic.ts).
  */
 import * as fs from 'node:fs';
 import { Catalog } from '../data/catalog';
@@ -21,6 +23,7 @@ import { binaryTargets, selectTargets } from './labels';
 import { binaryAccuracy, rocAuc } from './metrics';
 import { summarise } from '../report/summary';
 import { finetune, FinetuneOptions } from './train';
+import { CvOptions, CvResult, fitLinearProbe, probeScores } from './logistic';
 
 export type Depth = 'head' | 'all' | `top-${number}`;
 
@@ -212,9 +215,65 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
   return { records, testIds, testLabels, split };
 }
 
+/** What a summary or a progress line needs of a run: fine-tuned (RunRecord) or a linear probe (ProbeRecord). */
+export type CurvePoint = Pick<RunRecord, 'start' | 'depth' | 'n' | 'repeat' | 'accuracy' | 'auc' | 'seconds'>;
+
+export interface ProbeRecord extends CurvePoint {
+  /** The C that cross-validation inside this training set chose, and its held-out log-loss there. */
+  c: number;
+  cv: CvResult;
+  /** Test probabilities of the positive class, in `split.test` order. */
+  scores: Float64Array;
+}
+
+export interface ProbeCurveOptions {
+  /** Names the records' start. */
+  start: string;
+  /** Positives per training set (as many negatives). Default [13, 79]. */
+  counts?: number[];
+  /** Default 10. */
+  repeats?: number;
+  /** Seeds the training sets, as learningCurve's seed. Default 0. */
+  seed?: number;
+  cv?: CvOptions;
+  onRun?: (record: ProbeRecord, done: number, total: number) => void;
+}
+
+/**
+ * The learning curve with the benchmark's linear head on frozen features (one row per catalogue
+ * row): for each training set of the split, standardisation, C chosen by cross-validation and the
+ * fit see only the training rows (fitLinearProbe); the test rows' labels are read only to score.
+ */
+export function probeCurve(features: Embeddings, labels: ArrayLike<number>, split: BalancedSplit, options: ProbeCurveOptions): ProbeRecord[] {
+  if (labels.length !== features.ids.length) throw new Error(`galmorph: ${features.ids.length} feature rows but ${labels.length} labels`);
+  const testX = selectRows(features, split.test);
+  const testLabels = split.test.map((i) => labels[i]!);
+  const plan = (options.counts ?? [13, 79]).flatMap((n) => Array.from({ length: options.repeats ?? 10 }, (_, repeat) => ({ n, repeat })));
+  return plan.map(({ n, repeat }, k) => {
+    const t0 = performance.now();
+    const train = trainingIndices(split, n, repeat, options.seed ?? 0);
+    const probe = fitLinearProbe(selectRows(features, train), features.dim, train.map((i) => labels[i]!), options.cv);
+    const scores = probeScores(probe, testX);
+    const record: ProbeRecord = {
+      start: options.start,
+      depth: 'head-logistic-cv',
+      n,
+      repeat,
+      accuracy: binaryAccuracy(testLabels, scores),
+      auc: rocAuc(testLabels, scores),
+      seconds: (performance.now() - t0) / 1000,
+      c: probe.cv.c,
+      cv: probe.cv,
+      scores,
+    };
+    options.onRun?.(record, k + 1, plan.length);
+    return record;
+  });
+}
+
 /** Mean and std over repeats: rows of (start, depth, n_rings, metric, mean, std, repeats). */
-export function summariseCurve(records: RunRecord[], countName = 'n_rings'): TableRow[] {
-  const groups = new Map<string, RunRecord[]>();
+export function summariseCurve(records: CurvePoint[], countName = 'n_rings'): TableRow[] {
+  const groups = new Map<string, CurvePoint[]>();
   for (const r of records) {
     const key = `${r.start}\u0000${r.depth}\u0000${r.n}`;
     if (!groups.has(key)) groups.set(key, []);
@@ -248,8 +307,8 @@ export function mostWrong(curve: LearningCurve, filter: (r: RunRecord) => boolea
  * An `onRun` callback that logs one line per finished group of repeats (runs of one start, depth
  * and label count come one after another).
  */
-export function curveProgress(log: (line: string) => void): (r: RunRecord, done: number, total: number) => void {
-  let group: RunRecord[] = [];
+export function curveProgress(log: (line: string) => void): (r: CurvePoint, done: number, total: number) => void {
+  let group: CurvePoint[] = [];
   const flush = (done: number, total: number) => {
     if (group.length === 0) return;
     const acc = summarise(group.map((g) => g.accuracy));

@@ -2,15 +2,18 @@
  * Representations computed once and cached as Parquet: a dataset's features under out/embeddings
  * (so the notebooks that share them, similarity, anomaly and rings, encode each dataset once), or
  * any catalogue's under a file the caller names. A cache is used only when it holds exactly the
- * catalogue's galaxies, in order.
+ * catalogue's galaxies, in order. The notebooks' names say which encoder, not which weights;
+ * fingerprintedEmbeddings names its files by the weights too (for benchmarks of any model folder).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Catalog } from '../data/catalog';
 import { BatchOptions } from '../data/batches';
 import { Embeddings, readEmbeddings, writeEmbeddings } from '../data/embeddings';
 import { openDatasetCatalog } from '../data/manifests';
 import { encode } from '../encoders/encode';
-import { Encoder, embeddingCachePath, loadEncoder, LoadEncoderOptions } from '../encoders/registry';
+import { cacheName, Encoder, embeddingCachePath, loadEncoder, LoadEncoderOptions } from '../encoders/registry';
+import { weightsSha256 } from './embed';
 
 /** The embeddings in `file` when it holds exactly the catalogue's galaxies, in order. */
 export function readMatchingCache(file: string, catalog: Catalog): Embeddings | undefined {
@@ -46,4 +49,28 @@ export async function datasetEmbeddings(datasetId: string, encoder: Encoder | st
   } finally {
     loaded.dispose();
   }
+}
+
+/**
+ * Where fingerprintedEmbeddings caches a dataset's features for a loaded encoder: out/embeddings (or
+ * `dir`)/`<dataset>-<cache name>-<size>px-<hash>.parquet`, the hash over the encoder's weights and
+ * preprocessing, so that a retrained model folder, another seed or another input size gets a file of
+ * its own and never reads another network's features.
+ */
+export async function fingerprintedCachePath(datasetId: string, encoder: Encoder, dir?: string): Promise<string> {
+  const hash = createHash('sha256').update(await weightsSha256(encoder)).update(JSON.stringify(encoder.preprocess)).digest('hex');
+  const name = `${cacheName(encoder)}-${encoder.preprocess.size}px-${hash.slice(0, 12)}`;
+  return dir ? embeddingCachePath(datasetId, name, dir) : embeddingCachePath(datasetId, name);
+}
+
+/** A dataset's features for a loaded encoder, read from its fingerprinted cache file or encoded into it. */
+export async function fingerprintedEmbeddings(
+  datasetId: string,
+  encoder: Encoder,
+  options: BatchOptions & { dir?: string } = {},
+): Promise<{ embeddings: Embeddings; file: string; cached: boolean }> {
+  const file = await fingerprintedCachePath(datasetId, encoder, options.dir);
+  const catalog = openDatasetCatalog(datasetId);
+  const cached = readMatchingCache(file, catalog);
+  return { embeddings: cached ?? (await cachedEmbeddings(encoder, catalog, file, options)), file, cached: cached !== undefined };
 }

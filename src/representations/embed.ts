@@ -39,19 +39,24 @@ export interface EmbedFingerprint {
 
 const sha256 = (h: crypto.Hash) => h.digest('hex');
 
-/** The fingerprint of embedding `catalog` with `encoder` in parts of `partSize`. */
-export async function embedFingerprint(encoder: Encoder, catalog: Catalog, partSize: number): Promise<EmbedFingerprint> {
-  const ids = crypto.createHash('sha256');
-  for (const id of catalog.ids()) ids.update(`${id}\n`);
+/** sha256 over an encoder's weights (each shape, then its float32 values), in order. */
+export async function weightsSha256(encoder: Pick<Encoder, 'model'>): Promise<string> {
   const weights = crypto.createHash('sha256');
   for (const w of encoder.model.weights) {
     const data = (await w.read().data()) as Float32Array;
     weights.update(`${w.shape.join('x')}:`).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
+  return sha256(weights);
+}
+
+/** The fingerprint of embedding `catalog` with `encoder` in parts of `partSize`. */
+export async function embedFingerprint(encoder: Encoder, catalog: Catalog, partSize: number): Promise<EmbedFingerprint> {
+  const ids = crypto.createHash('sha256');
+  for (const id of catalog.ids()) ids.update(`${id}\n`);
   return {
     galaxies: catalog.length,
     ids: sha256(ids),
-    encoder: { id: encoder.id, ...(encoder.modelDir ? { modelDir: path.resolve(encoder.modelDir) } : {}), ...(encoder.seed !== undefined ? { seed: encoder.seed } : {}), dim: encoder.dim, weights: sha256(weights) },
+    encoder: { id: encoder.id, ...(encoder.modelDir ? { modelDir: path.resolve(encoder.modelDir) } : {}), ...(encoder.seed !== undefined ? { seed: encoder.seed } : {}), dim: encoder.dim, weights: await weightsSha256(encoder) },
     preprocess: encoder.preprocess,
     partSize,
   };
