@@ -42,7 +42,7 @@ const CONFIGS: Config[] = [
   { model: 'smallcnn', size: 64, batch: 32, phases: ['forward', 'train'] },
   { model: 'smallcnn', size: 128, batch: 32, phases: ['forward', 'train'] },
   { model: 'galmorph-cnn', size: 96, batch: 32, phases: ['forward', 'train'] },
-  { model: 'efficientnet-b0', size: 224, batch: 32, microBatch: 8, phases: ['forward', 'train'] },
+  { model: 'efficientnet-b0', size: 224, batch: 32, phases: ['forward', 'train'] },
 ];
 
 /** The GPU comparison's rows (issue 8): the small CNN at 64 and 128 px, the default galaxy encoder, EfficientNetB0. */
