@@ -6,6 +6,7 @@ import { initBackend } from '../src/backend/select';
 import { installLeanGradients, uninstallLeanGradients } from '../src/backend/lean-gradients';
 import { buildEncoder, ENCODERS, encoderSpec, withDenseHead } from '../src/models/architectures';
 import { trainStep } from '../src/training/step';
+import { learningRateAt } from '../src/training/train-galaxy';
 import { projectRoot } from '../src/paths';
 
 const mse = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;
@@ -83,6 +84,17 @@ describe('training machinery', function () {
       opt.dispose();
     });
   }
+
+  it('the cosine learning-rate schedule warms up linearly, peaks at the base rate and ends at zero', () => {
+    const total = 1000; // warm-up: the first 30 steps
+    assert.equal(learningRateAt('constant', 1e-3, 500, total), 1e-3);
+    assert.ok(Math.abs(learningRateAt('cosine', 1e-3, 0, total) - 1e-3 / 30) < 1e-12);
+    assert.ok(Math.abs(learningRateAt('cosine', 1e-3, 29, total) - 1e-3) < 1e-12);
+    assert.ok(Math.abs(learningRateAt('cosine', 1e-3, 30 + 485, total) - 0.5e-3) < 1e-12, 'half-way through the decay: half the rate');
+    assert.ok(learningRateAt('cosine', 1e-3, total, total) < 1e-12);
+    const rates = Array.from({ length: total - 30 }, (_, t) => learningRateAt('cosine', 1e-3, 30 + t, total));
+    assert.ok(rates.every((r, i) => i === 0 || r <= rates[i - 1]!), 'never rises after the warm-up');
+  });
 
   it('names the valid architectures when given an unknown one', () => {
     assert.throws(() => encoderSpec('resnet50'), /unknown architecture 'resnet50'. Valid choices: galmorph-cnn, smallcnn, efficientnet-b0/);

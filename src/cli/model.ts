@@ -18,7 +18,7 @@ import { closeSharedRenderer, exportFigure, findChromium } from '../plots/export
 import { lossFigure } from '../plots/loss';
 import { embedCatalog } from '../representations/embed';
 import { formatExplainedVariance, pcaFileFor, RepresentationPca, writePca } from '../representations/pca';
-import { EpochRecord, TRAIN_DEFAULTS, trainGalaxyModel } from '../training/train-galaxy';
+import { EpochRecord, LEARNING_RATE_SCHEDULES, LearningRateSchedule, TRAIN_DEFAULTS, trainGalaxyModel } from '../training/train-galaxy';
 import { EXCLUSION_PRESET_NAMES, ExclusionPreset } from '../training/exclusion';
 import { fromCatalog, loadVoteDataset, VoteDataset } from '../schemas/vote-datasets';
 import { writeTextAtomic } from '../data/embeddings';
@@ -34,6 +34,7 @@ interface TrainCliOptions extends VoteCliOptions {
   arch: string;
   size: number;
   greyscale?: boolean;
+  lrSchedule: LearningRateSchedule;
   dropout: number;
   epochs: number;
   batch: number;
@@ -97,6 +98,7 @@ export function trainCommand(): Command {
     .addOption(validated('--epochs <n>', 'maximum epochs', POSITIVE_INTEGER, TRAIN_DEFAULTS.epochs))
     .addOption(validated('--batch <n>', 'batch size', POSITIVE_INTEGER, TRAIN_DEFAULTS.batchSize))
     .addOption(validated('--lr <rate>', 'Adam learning rate', POSITIVE_NUMBER, TRAIN_DEFAULTS.learningRate))
+    .addOption(validated('--lr-schedule <name>', "learning rate over the run: 'constant', or 'cosine' (3% warm-up, then down to 0 at the last epoch)", oneOf(LEARNING_RATE_SCHEDULES), 'constant'))
     .addOption(validated('--patience <n>', 'early stopping patience (epochs)', POSITIVE_INTEGER, TRAIN_DEFAULTS.patience))
     .addOption(validated('--seed <n>', 'seed of the split and augmentations', NON_NEGATIVE_INTEGER, TRAIN_DEFAULTS.seed))
     .addOption(validated('--micro-batch <n>', 'examples per forward/backward pass (memory)', POSITIVE_INTEGER))
@@ -123,6 +125,7 @@ export function trainCommand(): Command {
           epochs: opts.epochs,
           batchSize: opts.batch,
           learningRate: opts.lr,
+          schedule: opts.lrSchedule,
           patience: opts.patience,
           seed: opts.seed,
           microBatch: opts.microBatch,

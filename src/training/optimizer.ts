@@ -19,6 +19,11 @@ interface AdamState {
 type VariableGradients = Parameters<tf.AdamOptimizer['applyGradients']>[0];
 
 export class GalmorphAdam extends tf.AdamOptimizer {
+  /** For learning-rate schedules: tfjs's Adam reads its rate at every update. */
+  setLearningRate(rate: number): void {
+    this.learningRate = rate;
+  }
+
   override applyGradients(variableGradients: VariableGradients): void {
     const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
     const first = names.length > 0 ? tf.engine().registeredVariables[names[0]!] : undefined;

@@ -63,6 +63,12 @@ export interface TrainOptions {
    * thousands of galaxies with only the coarse questions do not dominate the loss.
    */
   datasetWeights?: Record<string, number>;
+  /**
+   * The learning rate over the run: 'constant' (default), or 'cosine': a linear warm-up over the
+   * first 3% of the run's steps, then half a cosine from the learning rate down to zero at the last
+   * step of `epochs` (early stopping may end the run before).
+   */
+  schedule?: LearningRateSchedule;
   /** Zoobot's rotations, flips and random resized crops. Default true. */
   augment?: boolean;
   /** Continue from `out/checkpoint`. */
@@ -174,6 +180,8 @@ export interface TrainFingerprint {
   exclude: Exclusion | null;
   /** Loss weight by dataset id; null: 1 each. */
   datasetWeights: Record<string, number> | null;
+  /** 'cosine', or null for a constant learning rate (also what earlier runs resume as). */
+  schedule: LearningRateSchedule | null;
 }
 
 function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set: TrainingSet, weights: number[] | null): TrainFingerprint {
@@ -191,7 +199,20 @@ function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set:
     maxStepsPerEpoch: options.maxStepsPerEpoch ?? null,
     exclude: set.exclusion && { preset: set.exclusion.preset, spec: set.exclusion.spec },
     datasetWeights: weights && Object.fromEntries(options.datasets.map((d, i) => [d.id, weights[i]!])),
+    schedule: options.schedule && options.schedule !== 'constant' ? options.schedule : null,
   };
+}
+
+export const LEARNING_RATE_SCHEDULES = ['constant', 'cosine'] as const;
+export type LearningRateSchedule = (typeof LEARNING_RATE_SCHEDULES)[number];
+
+/** The learning rate at step `t` (0-based) of `total` steps under `schedule` (see TrainOptions.schedule). */
+export function learningRateAt(schedule: LearningRateSchedule, base: number, t: number, total: number): number {
+  if (schedule === 'constant') return base;
+  const warmup = Math.max(1, Math.round(0.03 * total));
+  if (t < warmup) return (base * (t + 1)) / warmup;
+  const progress = Math.min(1, (t - warmup) / Math.max(1, total - warmup));
+  return 0.5 * base * (1 + Math.cos(Math.PI * progress));
 }
 
 /** Refuses to resume `out` when its saved fingerprint differs from this run's, naming what changed. */
@@ -232,6 +253,7 @@ function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace,
       epochs: options.epochs ?? TRAIN_DEFAULTS.epochs,
       batchSize: options.batchSize ?? TRAIN_DEFAULTS.batchSize,
       learningRate: options.learningRate ?? TRAIN_DEFAULTS.learningRate,
+      schedule: options.schedule ?? 'constant',
       patience: options.patience ?? TRAIN_DEFAULTS.patience,
       seed: options.seed ?? TRAIN_DEFAULTS.seed,
       augment: options.augment ?? true,
@@ -326,6 +348,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
       const order = shuffle([...split.train], rng);
       let steps = Math.ceil(order.length / batchSize);
       if (options.maxStepsPerEpoch) steps = Math.min(steps, options.maxStepsPerEpoch);
+      const baseRate = options.learningRate ?? TRAIN_DEFAULTS.learningRate;
       let sum = 0;
       let ran = 0;
       for (let s = 0; s < steps; s++) {
@@ -336,6 +359,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
         const x = inputBatch(pixels, config.size, options.augment === false ? undefined : rng);
         const y = countsTensor(set, idx);
         const wt = w && tf.tensor1d(w);
+        optimizer.setLearningRate(learningRateAt(options.schedule ?? 'constant', baseRate, (epoch - 1) * steps + s, epochs * steps));
         const loss = await trainStep(model, optimizer, x, y, lossFn, { microBatch: options.microBatch, weights: wt });
         tf.dispose([x, y, ...(wt ? [wt] : [])]);
         if (!Number.isFinite(loss)) throw new Error(`galmorph: training diverged: the loss of step ${s + 1} of epoch ${epoch} is ${loss}; check the votes (finite counts) and try a lower --lr`);
