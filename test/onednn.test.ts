@@ -216,7 +216,9 @@ describe('onednn backend (native kernels on oneDNN)', function () {
       await checkForward(name, (a, b) => (op as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(a!, b!), inputs, [shape, shape], [name], 1e-7);
     }
     // and their gradients, through a loss that uses all four
-    await checkGrads('element-wise', (a, b) => tf.sum(tf.mul(tf.relu(tf.sub(a!, b!)), tf.add(a!, b!))), inputs, [shape, shape], ['Relu', 'Multiply', 'Add', 'Sub']);
+    // (ReLU's gradient is dy · cast(step(x)): Step runs natively, the same-dtype Cast shares the data)
+    await checkGrads('element-wise', (a, b) => tf.sum(tf.mul(tf.relu(tf.sub(a!, b!)), tf.add(a!, b!))), inputs, [shape, shape], ['Relu', 'Multiply', 'Add', 'Sub', 'Step', 'Cast']);
+    await checkForward('step with alpha', (a) => tf.step(a!, 0.25), [inputs[0]!], [shape], ['Step'], 1e-12);
   });
 
   it('broadcast products, sums, differences and quotients (scalar, per channel, per image and channel) match the cpu backend', async () => {

@@ -444,7 +444,7 @@ export function nativeBatchNorm(x: tf.Tensor): boolean {
 
 /** Below this many elements wasm is as fast (a native call has a fixed cost); Adam's scalars stay there. */
 const ELTWISE_MIN = 1 << 14;
-const UNARY = { Relu: 0, Sigmoid: 1, Swish: 2, SwishGrad: 3 } as const;
+const UNARY = { Relu: 0, Sigmoid: 1, Swish: 2, SwishGrad: 3, Step: 4 } as const;
 const BINARY = { Multiply: 0, Add: 1, Sub: 2, RealDiv: 3 } as const;
 
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
@@ -468,16 +468,18 @@ export function broadcastPattern(out: number[], small: number[]): [number, numbe
   return [product(out.slice(0, k)), product(out.slice(k, j)), product(out.slice(j))];
 }
 
-function unaryKernel(name: 'Relu' | 'Sigmoid') {
+function unaryKernel(name: 'Relu' | 'Sigmoid' | 'Step') {
   return (args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined => {
     const { x } = args.inputs as Record<string, TensorInfo | undefined>;
     if (!x || !floats(x) || tf.util.sizeFromShape(x.shape) < ELTWISE_MIN) return undefined;
-    return withOutput(b, x.shape, (out) => runUnary(b, UNARY[name], x, undefined, out));
+    const alpha = name === 'Step' ? (args.attrs as { alpha?: number }).alpha ?? 0 : 0;
+    if (Number.isNaN(alpha)) return undefined;
+    return withOutput(b, x.shape, (out) => runUnary(b, UNARY[name], x, undefined, out, alpha));
   };
 }
 
-function runUnary(b: WasmBackendLike, op: number, x: TensorInfo, dy: TensorInfo | undefined, out: TensorInfo): void {
-  P.set([op, tf.util.sizeFromShape(x.shape), offset(b, x), dy ? offset(b, dy) : 0, offset(b, out)]);
+function runUnary(b: WasmBackendLike, op: number, x: TensorInfo, dy: TensorInfo | undefined, out: TensorInfo, alpha = 0): void {
+  P.set([op, tf.util.sizeFromShape(x.shape), offset(b, x), dy ? offset(b, dy) : 0, offset(b, out), alpha]);
   loadOnednn().unary(heap(b), P);
 }
 
@@ -607,6 +609,17 @@ function identityKernel(args: Parameters<KernelFunc>[0], b: WasmBackendLike & { 
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+/**
+ * A cast to the tensor's own dtype shares the data, as Identity does: tfjs's ReLU gradient casts its
+ * float32 mask to float32, a full copy on wasm. Other casts stay on wasm.
+ */
+function sameTypeCastKernel(args: Parameters<KernelFunc>[0], b: WasmBackendLike & { incRef(dataId: object): void }): TensorInfo | undefined {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { dtype } = args.attrs as { dtype: string };
+  if (!x || x.dtype !== dtype || dtype === 'string') return undefined;
+  return identityKernel(args, b);
+}
+
 export const ONEDNN_KERNELS: KernelConfig[] = [
   nativeKernel('Identity', identityKernel as (args: Parameters<KernelFunc>[0], b: WasmBackendLike) => TensorInfo | undefined),
   nativeKernel('Conv2D', forwardConv(false)),
@@ -624,6 +637,8 @@ export const ONEDNN_KERNELS: KernelConfig[] = [
   nativeKernel('BatchMatMul', matmulKernel),
   nativeKernel('Relu', unaryKernel('Relu')),
   nativeKernel('Sigmoid', unaryKernel('Sigmoid')),
+  nativeKernel('Step', unaryKernel('Step')),
+  nativeKernel('Cast', sameTypeCastKernel as (args: Parameters<KernelFunc>[0], b: WasmBackendLike) => TensorInfo | undefined),
   nativeKernel('Multiply', binaryKernel('Multiply')),
   nativeKernel('Add', binaryKernel('Add')),
   nativeKernel('Sub', binaryKernel('Sub')),

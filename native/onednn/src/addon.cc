@@ -334,6 +334,34 @@ Napi::Value Pool(const Napi::CallbackInfo& info) {
 // this pass (smallcnn at 128 px: 1.1 s of a 6.4 s step, PyTorch 0.17 s).
 // Parameters: 0 N, 1 IH, 2 IW, 3 C, 4 OH, 5 OW, 6 KH, 7 KW, 8 SH, 9 SW, 10 pad top, 11 left;
 // offsets 12 x, 13 y, 14 dy, 15 dx.
+// One image: dx = 0, then each window's dy to the first pixel (in window order) equal to its
+// maximum. Vectorised over channels: `taken` marks the channels whose window already found it.
+GALMORPH_CLONES void maxPoolGradImage(const float* xn, const float* yn, const float* dyn, float* dxn, float* taken, memory::dim IH, memory::dim IW, memory::dim C, memory::dim OH, memory::dim OW, memory::dim KH, memory::dim KW, memory::dim SH, memory::dim SW, memory::dim PT, memory::dim PL) {
+  std::memset(dxn, 0, sizeof(float) * IH * IW * C);
+  for (memory::dim oh = 0; oh < OH; oh++)
+    for (memory::dim ow = 0; ow < OW; ow++) {
+      const float* m = yn + (oh * OW + ow) * C;
+      const float* g = dyn + (oh * OW + ow) * C;
+      std::memset(taken, 0, sizeof(float) * C);
+      for (memory::dim kh = 0; kh < KH; kh++) {
+        const memory::dim ih = oh * SH - PT + kh;
+        if (ih < 0 || ih >= IH) continue;
+        for (memory::dim kw = 0; kw < KW; kw++) {
+          const memory::dim iw = ow * SW - PL + kw;
+          if (iw < 0 || iw >= IW) continue;
+          const float* xi = xn + (ih * IW + iw) * C;
+          float* dxi = dxn + (ih * IW + iw) * C;
+#pragma omp simd
+          for (memory::dim c = 0; c < C; c++) {
+            const bool hit = taken[c] == 0.f && xi[c] == m[c];
+            dxi[c] += hit ? g[c] : 0.f;
+            taken[c] = hit ? 1.f : taken[c];
+          }
+        }
+      }
+    }
+}
+
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   char* heap = heapOf(info);
   const double* p = paramsOf(info, 16);
@@ -344,33 +372,13 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   const float* dy = static_cast<const float*>(at(heap, p[14]));
   float* dx = static_cast<float*>(at(heap, p[15]));
   // Parallel over images: windows of one image may overlap, windows of two images never do.
-#pragma omp parallel for schedule(static) num_threads(threadsFor(4.0 * N * IH * IW * C, 1 << 18))
-  for (memory::dim n = 0; n < N; n++) {
-    const float* xn = x + n * IH * IW * C;
-    float* dxn = dx + n * IH * IW * C;
-    std::memset(dxn, 0, sizeof(float) * IH * IW * C);
-    for (memory::dim oh = 0; oh < OH; oh++)
-      for (memory::dim ow = 0; ow < OW; ow++) {
-        const memory::dim o = ((n * OH + oh) * OW + ow) * C;
-        for (memory::dim c = 0; c < C; c++) {
-          const float m = y[o + c];
-          bool found = false;
-          for (memory::dim kh = 0; kh < KH && !found; kh++) {
-            const memory::dim ih = oh * SH - PT + kh;
-            if (ih < 0 || ih >= IH) continue;
-            for (memory::dim kw = 0; kw < KW; kw++) {
-              const memory::dim iw = ow * SW - PL + kw;
-              if (iw < 0 || iw >= IW) continue;
-              const memory::dim i = (ih * IW + iw) * C + c;
-              if (xn[i] == m) {
-                dxn[i] += dy[o + c];
-                found = true;
-                break;
-              }
-            }
-          }
-        }
-      }
+#pragma omp parallel num_threads(threadsFor(4.0 * N * IH * IW * C, 1 << 18))
+  {
+    std::unique_ptr<float[]> taken(new float[C]);
+#pragma omp for schedule(static)
+    for (memory::dim n = 0; n < N; n++) {
+      maxPoolGradImage(x + n * IH * IW * C, y + n * OH * OW * C, dy + n * OH * OW * C, dx + n * IH * IW * C, taken.get(), IH, IW, C, OH, OW, KH, KW, SH, SW, PT, PL);
+    }
   }
   return info.Env().Undefined();
 }
@@ -592,9 +600,10 @@ static inline float vexp(float x) {
 }
 static inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
 
-// Unary ops. Parameters: 0 op, 1 n; offsets 2 x, 3 dy (gradients only), 4 out.
-// Ops: 0 relu(x), 1 sigmoid(x), 2 swish x·σ(x), 3 swish's gradient dy·σ(x)·(1 + x·(1 − σ(x))).
-GALMORPH_CLONES void unaryLoop(int op, const float* x, const float* dy, float* o, memory::dim lo, memory::dim hi) {
+// Unary ops. Parameters: 0 op, 1 n; offsets 2 x, 3 dy (gradients only), 4 out; 5 alpha (step).
+// Ops: 0 relu(x), 1 sigmoid(x), 2 swish x·σ(x), 3 swish's gradient dy·σ(x)·(1 + x·(1 − σ(x))),
+// 4 step(x) = 1 where x > 0, else alpha (the mask of tfjs's ReLU gradient).
+GALMORPH_CLONES void unaryLoop(int op, const float* x, const float* dy, float* o, float alpha, memory::dim lo, memory::dim hi) {
   switch (op) {
     case 0:
 #pragma omp simd
@@ -615,21 +624,25 @@ GALMORPH_CLONES void unaryLoop(int op, const float* x, const float* dy, float* o
         o[i] = dy[i] * s * (1.f + x[i] * (1.f - s));
       }
       break;
+    case 4:
+#pragma omp simd
+      for (memory::dim i = lo; i < hi; i++) o[i] = x[i] != x[i] ? x[i] : (x[i] > 0.f ? 1.f : alpha);  // NaN stays NaN, as in tfjs
+      break;
     default: break;
   }
 }
 
 Napi::Value Unary(const Napi::CallbackInfo& info) {
   char* heap = heapOf(info);
-  const double* p = paramsOf(info, 5);
+  const double* p = paramsOf(info, 6);
   const int op = static_cast<int>(p[0]);
-  if (op < 0 || op > 3) throw std::runtime_error("galmorph onednn: unknown unary op");
+  if (op < 0 || op > 4) throw std::runtime_error("galmorph onednn: unknown unary op");
   const memory::dim n = D(p[1]);
   const float* x = static_cast<const float*>(at(heap, p[2]));
   const float* dy = op == 3 ? static_cast<const float*>(at(heap, p[3])) : nullptr;
   float* o = static_cast<float*>(at(heap, p[4]));
   // σ costs about ten flops an element: worth a second thread at a smaller size than a copy.
-  parallelRange(n, (op == 0 ? 4.0 : 16.0) * n, [&](memory::dim lo, memory::dim hi) { unaryLoop(op, x, dy, o, lo, hi); });
+  parallelRange(n, (op == 0 ? 4.0 : 16.0) * n, [&](memory::dim lo, memory::dim hi) { unaryLoop(op, x, dy, o, static_cast<float>(p[5]), lo, hi); });
   return info.Env().Undefined();
 }
 
