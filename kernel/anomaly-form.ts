@@ -52,7 +52,15 @@ export function scoreFromForm(key: string, id: string, score: number): string {
   return `saved ${score} for ${id}: ${session.summary()}`;
 }
 
-(globalThis as Record<string, unknown>)[FORM_REGISTRY_GLOBAL] = scoreFromForm;
+/** Whether this kernel holds form `key` (false after a restart: the page still shows the old form). */
+export function knowsForm(key: string): boolean {
+  return sessions.has(key);
+}
+
+/** What a button gets back from a kernel that does not hold its form: the page then says to run the cell again. */
+export const STALE_FORM_REPLY = 'GALMORPH_STALE_FORM';
+
+(globalThis as Record<string, unknown>)[FORM_REGISTRY_GLOBAL] = Object.assign((key: string, id: string, score: number) => scoreFromForm(key, id, score), { knows: knowsForm });
 
 /** JSON for inside a <script> element. */
 function js(value: unknown): string {
@@ -108,14 +116,22 @@ export async function anomalyFormHtml(session: AnomalyFormSession, catalog: Cata
     `var tile=b.closest('figure'),status=tile.querySelector('.galmorph-status');` +
     `var k=window.IPython&&window.IPython.notebook&&window.IPython.notebook.kernel;` +
     `if(!k){status.textContent='no live kernel here: run '+${js(v)}+'.score('+JSON.stringify(id)+', '+s+') in a cell';return;}` +
-    `var mine=tile.querySelectorAll('button.galmorph-score');for(var j=0;j<mine.length;j++)mine[j].style.fontWeight=mine[j]===b?'700':'400';` +
-    `status.textContent='saving '+s+'…';` +
-    `var code='(globalThis as any).${FORM_REGISTRY_GLOBAL}('+JSON.stringify(${js(key)})+', '+JSON.stringify(id)+', '+s+')';` +
+    `status.style.color='#555';status.textContent='saving '+s+'…';` +
+    // After a kernel restart the page still shows this form but the kernel no longer holds its
+    // session (or galmorph at all): the code asks first, and scores nothing then.
+    `var key=JSON.stringify(${js(key)});` +
+    `var code='(() => { const f = (globalThis as any).${FORM_REGISTRY_GLOBAL}; return f && f.knows && f.knows('+key+') ? f('+key+', '+JSON.stringify(id)+', '+s+') : ${js(STALE_FORM_REPLY)}; })()';` +
+    `var reply=function(text,failed){text=String(text).trim();` +
+    `if(text===${js(STALE_FORM_REPLY)}){status.textContent='the kernel restarted: run this cell again';status.style.color='#b00';return;}` +
+    `status.textContent=text;status.style.color=failed?'#b00':'#555';` +
+    `if(!failed){var mine=tile.querySelectorAll('button.galmorph-score');for(var j=0;j<mine.length;j++)mine[j].style.fontWeight=mine[j]===b?'700':'400';}};` +
     `k.execute(code,{iopub:{output:function(msg){var t=msg.header.msg_type;` +
     // tslab prints a cell's final string value as a stream; other kernels send an execute_result
-    `if(t==='stream'){status.textContent=String(msg.content.text).trim();}` +
-    `else if(t==='execute_result'){var d=msg.content.data['text/plain']||'';status.textContent=String(d).replace(/^['"]|['"]$/g,'');}` +
-    `else if(t==='error'){status.textContent=msg.content.ename+': '+msg.content.evalue;status.style.color='#b00';}}}},{silent:false,store_history:false});` +
+    `if(t==='stream'){reply(msg.content.text,msg.content.name==='stderr');}` +
+    `else if(t==='execute_result'){reply(String(msg.content.data['text/plain']||'').replace(/^['"]|['"]$/g,''),false);}` +
+    // galmorph shows a failing cell as a display (kernel/errors.ts); other kernels send an error
+    `else if(t==='display_data'&&msg.content.metadata&&msg.content.metadata.galmorph==='error'){reply(String(msg.content.data['text/plain']||'').split('\\n')[0],true);}` +
+    `else if(t==='error'){reply(msg.content.ename+': '+msg.content.evalue,true);}}}},{silent:false,store_history:false});` +
     `});}})();</script>`;
   const html =
     `<div class="galmorph-anomaly-form" id="${esc(rootId)}">${intro}` +

@@ -2,9 +2,11 @@
  * What a galmorph notebook imports to show things (through the tslab kernel):
  *   showGalaxies — a grid of galaxy images from a catalogue, with captions;
  *   showPlot     — an interactive plotly figure, working offline (bundle embedded once per notebook);
- *   showTable    — an HTML table;
+ *   showTable    — an HTML table;  showDataFrame — a danfojs DataFrame as a sortable table;
  *   save / saveTable — export a figure (PNG + SVG via headless Chromium) or a table (CSV + MD) to out/;
  *   anomalyForm  — the anomaly finder's next galaxies with 0-5 buttons that score them (anomaly-form.ts).
+ * Importing it inside the tslab kernel also installs live progress bars, Kernel > Interrupt for
+ * long galmorph calls and readable errors (interactive.ts).
  * Each `show*` has a pure `*Html` twin that returns the HTML, so the output can be tested.
  */
 import * as path from 'node:path';
@@ -16,9 +18,19 @@ import { TableRow, tableColumns, formatCell, writeTable } from '../src/report/ta
 import { outDir } from '../src/paths';
 import { BackendChoice, describeBackend } from '../src/backend/select';
 import { anomalyFormHtml, AnomalyFormOptions, AnomalyFormSession } from './anomaly-form';
+import { installKernelHooks } from './interactive';
+import type { DataFrame } from '../src/data/dataframe';
 
 export { anomalyFormHtml, scoreFromForm } from './anomaly-form';
 export type { AnomalyForm, AnomalyFormOptions, AnomalyFormSession } from './anomaly-form';
+export { progressHtml, ProgressBoard, barText, formatDuration } from './progress';
+export type { BarState, UpdatableDisplay, ProgressBoardOptions } from './progress';
+export { errorHtml, errorText, errorView } from './errors';
+export { interruptGalmorph, kernelProgress, inTslab } from './interactive';
+
+// Inside the tslab kernel: live progress bars, Kernel > Interrupt for galmorph calls, readable
+// errors (kernel/interactive.ts). Does nothing elsewhere.
+installKernelHooks();
 
 /** Where rich outputs go: the tslab display by default; tests install their own. */
 export interface DisplaySink {
@@ -194,6 +206,63 @@ export function tableHtml(records: readonly object[], options: TableHtmlOptions 
 
 export function showTable(rows: readonly object[], options: TableHtmlOptions = {}): void {
   display().html(tableHtml(rows, options));
+}
+
+// ---------------------------------------------------------------- DataFrames
+
+export interface DataFrameHtmlOptions {
+  /** Show at most this many rows (a note says how many were left out). Default 50. */
+  maxRows?: number;
+  caption?: string;
+  /** Decimals of every non-integer number column (the same within a column). Default 4. */
+  decimals?: number;
+}
+
+let frameCounter = 0;
+
+/**
+ * HTML for a danfojs DataFrame: a table sortable by clicking a header (numbers by value, strings
+ * as text; again for descending), string columns such as ids exactly as stored, number columns
+ * right-aligned with the same decimals in every row (integers as integers).
+ */
+export function dataFrameHtml(df: DataFrame, options: DataFrameHtmlOptions = {}): string {
+  const maxRows = options.maxRows ?? 50;
+  const decimals = options.decimals ?? 4;
+  const columns = df.columns.map(String);
+  const values = df.values as unknown[][];
+  const numeric = columns.map((_, j) => df.dtypes[j] !== 'string' && values.every((r) => typeof r[j] === 'number'));
+  const integer = columns.map((_, j) => numeric[j] && values.every((r) => Number.isInteger(r[j])));
+  const id = `galmorph-df-${process.pid}-${++frameCounter}`;
+  const cell = (v: unknown, j: number) => {
+    if (numeric[j]) {
+      const n = v as number;
+      const text = integer[j] ? String(n) : n.toFixed(decimals);
+      return `<td data-sort="${n}" style="text-align:right;padding:2px 8px;font-variant-numeric:tabular-nums">${text}</td>`;
+    }
+    const t = v === undefined || v === null ? '' : String(v);
+    return `<td data-sort="${escapeHtml(t)}" style="text-align:left;padding:2px 8px">${escapeHtml(t)}</td>`;
+  };
+  const head = columns
+    .map((c, j) => `<th data-numeric="${numeric[j] ? 1 : 0}" title="click to sort" style="cursor:pointer;text-align:${numeric[j] ? 'right' : 'left'};padding:2px 8px;border-bottom:1px solid #999">${escapeHtml(c)} <span class="galmorph-sort"></span></th>`)
+    .join('');
+  const body = values.slice(0, maxRows).map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('');
+  const more = values.length > maxRows ? `<div style="color:#666;font:11px sans-serif">… ${values.length - maxRows} more rows (sorting sorts the rows shown)</div>` : '';
+  const caption = options.caption ? `<caption style="font-weight:600;text-align:left">${escapeHtml(options.caption)}</caption>` : '';
+  const shape = `<div style="color:#666;font:11px sans-serif">${values.length} rows × ${columns.length} columns</div>`;
+  const script =
+    `<script>(function(){var t=document.getElementById(${JSON.stringify(id)});if(!t)return;var hs=t.querySelectorAll('th');` +
+    `for(var i=0;i<hs.length;i++)(function(j,h){h.addEventListener('click',function(){` +
+    `var asc=h.getAttribute('data-dir')!=='asc';for(var k=0;k<hs.length;k++){hs[k].removeAttribute('data-dir');hs[k].querySelector('.galmorph-sort').textContent='';}` +
+    `h.setAttribute('data-dir',asc?'asc':'desc');h.querySelector('.galmorph-sort').textContent=asc?'▲':'▼';` +
+    `var num=h.getAttribute('data-numeric')==='1',b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);` +
+    `rows.sort(function(x,y){var a=x.cells[j].getAttribute('data-sort'),c=y.cells[j].getAttribute('data-sort');` +
+    `var d=num?Number(a)-Number(c):(a<c?-1:a>c?1:0);return asc?d:-d;});rows.forEach(function(r){b.appendChild(r);});});})(i,hs[i]);})();</script>`;
+  return `<table id="${id}" class="galmorph-dataframe" style="border-collapse:collapse;font:12px sans-serif">${caption}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>${more}${shape}${script}`;
+}
+
+/** Shows a DataFrame (toDataFrame of a catalogue or a result table) as a sortable table. */
+export function showDataFrame(df: DataFrame, options: DataFrameHtmlOptions = {}): void {
+  display().html(dataFrameHtml(df, options));
 }
 
 // ---------------------------------------------------------------- export

@@ -13,7 +13,11 @@ export { environmentReport, formatEnvReport } from './env';
 
 // Data: files, catalogues, datasets, images, representations on disk
 export { outDir, resolveDataPath } from './paths';
+export { InterruptedError, setAmbientHooks, track } from './progress';
+export type { ProgressEvent, ProgressListener, AmbientHooks, Tracker } from './progress';
 export { Catalog, readCatalog } from './data/catalog';
+export { toDataFrame, fromDataFrame, danfojs } from './data/dataframe';
+export type { DataFrame, ToDataFrameOptions, FromDataFrameOptions } from './data/dataframe';
 export type { CatalogRow, CatalogOptions } from './data/catalog';
 export { openDatasetCatalog, loadManifests, resolveManifest } from './data/manifests';
 export { readImage, readRgb, ImageLoader } from './data/images';

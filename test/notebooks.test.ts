@@ -84,6 +84,18 @@ describe('notebook execution (tslab kernel, headless)', function () {
     assert.deepEqual(partial.cells[4].outputs, [], 'later cells were not run');
   });
 
+  it('with galmorph/kernel imported, a thrown error is still reported by message, without compiled dist/ code', async () => {
+    const dir = tempDir('nb-', true);
+    const nb = writeNotebook(dir, 'kernel-throws.ipynb', '// %%\nimport * as gm from "galmorph";\nimport "galmorph/kernel";\n// %%\ngm.readCatalog("no-such-catalogue.csv");\n');
+    await assert.rejects(runNotebook(nb, { outDir: tempDir() }), (e: unknown) => {
+      assert.ok(e instanceof NotebookCellError);
+      assert.equal(e.cellIndex, 1);
+      assert.match(e.detail, /galmorph: catalogue file not found: \S*no-such-catalogue\.csv/);
+      assert.doesNotMatch(e.detail, /dist\/|throw new Error/);
+      return true;
+    });
+  });
+
   it('a TypeScript error in a cell fails the run with the compiler message', async () => {
     const dir = tempDir('nb-', true);
     const nb = writeNotebook(dir, 'typo.ipynb', '// %%\nconst n: number = "three";\n');

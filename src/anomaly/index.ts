@@ -6,7 +6,7 @@
 export { PersonalisedAnomalyFinder, reduceForAnomalies } from './personalised';
 export type { AnomalyFinderOptions, RankedGalaxy, RankingOptions } from './personalised';
 export { AnomalySession } from './session';
-export type { AnomalySessionOptions, ScoreSet } from './session';
+export type { AnomalySessionOptions, Ranking, ScoreSet } from './session';
 export { readLabels, LabelStore, MIN_SCORE, MAX_SCORE } from './labels';
 export { simulatePersonalised, unsupervisedBaselines } from './simulate';
 export type { AnomalyRow, ResearcherTask, SimulationOptions } from './simulate';

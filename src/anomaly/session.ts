@@ -26,6 +26,9 @@ export interface AnomalySessionOptions extends AnomalyFinderOptions, ReadLabelsO
   readOnly?: boolean;
 }
 
+/** A ranking; `note` says why it is incomplete (fewer than 2 scores). */
+export type Ranking = RankedGalaxy[] & { note?: string };
+
 /** How the next galaxies are chosen: at random until `initialLabels` are scored, then by expected improvement. */
 export type AnomalyPhase = 'random' | 'expected-improvement';
 
@@ -147,9 +150,21 @@ export class AnomalySession {
     return pairs.map(([id, s]) => this.score(id, s));
   }
 
-  /** Every galaxy ranked by predicted score (scored ones first by default); needs 2 or more scores. */
-  ranking(options: RankingOptions = {}): RankedGalaxy[] {
-    return this.finder.ranking(options);
+  /**
+   * Every galaxy ranked by predicted score (scored ones first by default). The Gaussian process
+   * needs 2 or more scores: before that, the ranking holds what is known (the scored galaxy first,
+   * then the rest in the embeddings' order, predicted NaN) and its `note` says why.
+   */
+  ranking(options: RankingOptions = {}): Ranking {
+    if (this.labelledCount >= 2) return this.finder.ranking(options);
+    const labels = this.finder.labelsById();
+    const scored = this.finder.ids.filter((id) => labels.has(id));
+    const rest = this.finder.ids.filter((id) => !labels.has(id));
+    const rows: Ranking = [...scored, ...rest].map((id, r) => ({ id, rank: r + 1, predicted: NaN, std: NaN, label: labels.get(id) }));
+    rows.note = `galmorph: ${this.labelledCount} ${this.labelledCount === 1 ? 'galaxy' : 'galaxies'} scored of the 2 the Gaussian process needs to predict the others: ${
+      this.labelledCount === 0 ? 'every galaxy is' : 'the scored galaxy first, the rest are'
+    } in the embeddings' order, predicted NaN. Score ${2 - this.labelledCount} more (session.score(id, s)) and rank again.`;
+    return rows;
   }
 
   /** One line on where the session stands. */

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { addCatalogSourceOptions, addVoteOptions, fraction, NAMED_WEIGHT, NON_NEGATIVE_INTEGER, oneOf, POSITIVE_INTEGER, POSITIVE_NUMBER, readCatalogOption, repeatable, validated, voteColumnsOption, VoteCliOptions } from './options';
-import { MultiBar, Presets } from 'cli-progress';
+import { cliBars } from './progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
 import { readCatalog } from '../data/catalog';
@@ -112,10 +112,8 @@ export function trainCommand(): Command {
     .action(async (opts: TrainCliOptions) => {
       console.log(`galmorph train — ${describeBackend(await initBackend())}`);
       const datasets = datasetsFrom(opts);
-      const bars = new MultiBar({ format: 'epoch {epoch} [{bar}] {value}/{total} steps, loss {loss}', stream: process.stderr, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 10_000, hideCursor: true }, Presets.shades_classic);
-      let bar: ReturnType<MultiBar['create']> | undefined;
+      const bars = cliBars();
       let records: EpochRecord[] = [];
-      let barEpoch = 0;
       const skips = skipReporter('train', skippedListFile(opts.out, true));
       try {
         records = await trainGalaxyModel({
@@ -137,16 +135,8 @@ export function trainCommand(): Command {
           overwrite: opts.overwrite,
           skipUnreadable: opts.skipUnreadable,
           onSkip: skips.onSkip,
-          onStep: (epoch, step, steps, loss) => {
-            if (!bar || barEpoch !== epoch) {
-              bar?.stop();
-              bar = bars.create(steps, 0, { epoch, loss: '-' });
-              barEpoch = epoch;
-            }
-            bar.update(step, { loss: loss.toFixed(3) });
-          },
-          // MultiBar.log only prints on a terminal; elsewhere (CI logs, notebooks) plain lines.
-          log: (line) => (process.stderr.isTTY ? bars.log(`${line}\n`) : console.error(line)),
+          progress: bars.listener,
+          log: bars.log,
         });
       } finally {
         bars.stop();
@@ -185,6 +175,7 @@ export function predictCommand(): Command {
       const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
       const model = await loadModel(opts.model);
       const skips = skipReporter('predict', skippedListFile(opts.out));
+      const bars = cliBars();
       try {
         const prediction = await predictCatalog(model, catalog, {
           schema: opts.schema,
@@ -192,9 +183,8 @@ export function predictCommand(): Command {
           batchSize: opts.batch,
           skipUnreadable: opts.skipUnreadable,
           onSkip: skips.onSkip,
-          onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
-        });
-        process.stderr.write('\n');
+          progress: bars.listener,
+        }).finally(() => bars.stop());
         const rows = prediction.rows();
         fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
         skips.write();
@@ -238,6 +228,7 @@ export function embedCommand(): Command {
       const encoder = await loadEncoder(opts.model);
       const catalog = readCatalog(opts.catalog, { idCol: opts.idCol, imageCol: opts.imageCol });
       const skips = skipReporter('embed', skippedListFile(opts.out));
+      const bars = cliBars();
       const queue = opts.queue;
       const e = await (queue !== undefined ? embedWithQueue(encoder, catalog, opts.out, { ...opts, queue }, skips.onSkip) : embedCatalog(encoder, catalog, opts.out, {
         batchSize: opts.batch,
@@ -245,10 +236,12 @@ export function embedCommand(): Command {
         overwrite: opts.overwrite,
         skipUnreadable: opts.skipUnreadable,
         onSkip: skips.onSkip,
-        onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} galaxies`),
-        log: (line) => console.error(line),
-      })).finally(() => encoder.dispose());
-      process.stderr.write('\n');
+        progress: bars.listener,
+        log: bars.log,
+      })).finally(() => {
+        bars.stop();
+        encoder.dispose();
+      });
       skips.write();
       console.error(`wrote ${e.ids.length} representations of ${e.dim} dimensions to ${opts.out}`);
       if (components !== undefined) {

@@ -8,12 +8,21 @@ import * as tf from '@tensorflow/tfjs';
 import { Catalog } from './catalog';
 import type { Pixels } from './images';
 import { loaderFor, prepareBatch, Preprocess } from './preprocess';
+import { ProgressListener, track } from '../progress';
 
 export interface BatchOptions {
   /** Images per forward pass. Default 32. */
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
-  /** Checked between batches: an aborted signal stops the loop with its reason. */
+  /** Names this loop in progress events and interruption messages (src/progress.ts). Default 'images'. */
+  label?: string;
+  /** Progress events of this loop. Default: the ambient listener (the notebook's bar, src/progress.ts). */
+  progress?: ProgressListener;
+  /**
+   * Checked between batches: an aborted signal stops the loop with its reason (or an
+   * InterruptedError saying how many images were done). Default: the ambient signal (the notebook
+   * kernel's Interrupt).
+   */
   signal?: AbortSignal;
   /**
    * Leave out images that cannot be decoded instead of stopping at the first: their rows are NaN
@@ -64,8 +73,10 @@ export async function mapImageBatches(
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`galmorph: batch size must be a positive integer, got ${batch}`);
   const loader = loaderFor(preprocess);
   const out = new Float32Array(files.length * width);
+  const tracker = track(options.label ?? 'images', 'images', options);
+  tracker.report(0, files.length);
   for (let s = 0; s < files.length; s += batch) {
-    options.signal?.throwIfAborted();
+    tracker.check(s, files.length);
     const slice = files.slice(s, s + batch);
     const settled = await Promise.allSettled(slice.map((f) => loader.get(f)));
     const kept: number[] = [];
@@ -97,6 +108,7 @@ export async function mapImageBatches(
     }
     loader.clear();
     options.onProgress?.(s + slice.length, files.length);
+    tracker.report(s + slice.length, files.length);
   }
   return out;
 }

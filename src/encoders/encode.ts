@@ -14,11 +14,12 @@ export type { ImageSource } from '../data/batches';
  * `skipUnreadable`, images that cannot be decoded are left out (ids and vectors) and reported to
  * `onSkip`.
  */
-export async function encode(encoder: Pick<Encoder, 'model' | 'preprocess' | 'dim'>, source: ImageSource, options: BatchOptions = {}): Promise<Embeddings> {
+export async function encode(encoder: Pick<Encoder, 'model' | 'preprocess' | 'dim'> & { id?: string }, source: ImageSource, options: BatchOptions = {}): Promise<Embeddings> {
   const { ids, files, describe } = sourceFiles(source);
   const skipped = new Set<number>();
   const vectors = await mapImageBatches(files, encoder.preprocess, encoder.dim, (x) => readOutput(() => encoder.model.apply(x, { training: false }) as tf.Tensor), {
     describe,
+    label: `encode${encoder.id ? ` (${encoder.id})` : ''}`,
     ...options,
     onSkip: (s) => {
       skipped.add(s.index);

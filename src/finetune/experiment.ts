@@ -24,6 +24,7 @@ import { binaryAccuracy, rocAuc } from './metrics';
 import { summarise } from '../report/summary';
 import { finetune, FinetuneOptions } from './train';
 import { CvOptions, CvResult, fitLinearProbe, probeScores } from './logistic';
+import { abortSignal, ProgressListener, track } from '../progress';
 
 export type Depth = 'head' | 'all' | `top-${number}`;
 
@@ -97,6 +98,14 @@ export interface LearningCurveOptions {
   onStart?: (label: string, total: number) => void;
   onRun?: (record: RunRecord, done: number, total: number) => void;
   log?: (line: string) => void;
+  /**
+   * Checked between runs (and by each fine-tuning between epochs): an aborted signal stops the
+   * curve with an InterruptedError saying how many runs were finished. Default: the ambient signal
+   * (the notebook kernel's Interrupt, src/progress.ts).
+   */
+  signal?: AbortSignal;
+  /** Progress events, one per run ('learning curve', runs). Default: the ambient listener. */
+  progress?: ProgressListener;
 }
 
 export interface RunRecord {
@@ -148,12 +157,17 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
   const records: RunRecord[] = [];
   const startCache = new Map<string, Encoder>();
   const featureMemo = new Map<string, Embeddings>();
+  const signal = abortSignal(options.signal);
   const featuresOf = async (start: Encoder): Promise<Embeddings> => {
     const file = embeddingCachePath(options.dataset, start, options.cacheDir);
     if (!featureMemo.has(file)) {
       featureMemo.set(
         file,
-        await cachedEmbeddings(start, catalog, file, { onProgress: (d, t) => (d === t ? log(`${start.id}: features of ${t} galaxies ready`) : undefined) }),
+        await cachedEmbeddings(start, catalog, file, {
+          onProgress: (d, t) => (d === t ? log(`${start.id}: features of ${t} galaxies ready`) : undefined),
+          label: `features (${start.id})`,
+          ...(signal ? { signal } : {}),
+        }),
       );
     }
     return featureMemo.get(file)!;
@@ -163,8 +177,11 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
     if (!startCache.has(key)) startCache.set(key, await loadEncoder(id, { seed }));
     return startCache.get(key)!;
   };
+  const tracker = track('learning curve', 'runs', { ...(options.progress ? { progress: options.progress } : {}), ...(signal ? { signal } : {}) });
+  tracker.report(0, plan.length);
   try {
     for (const [k, { run, n, repeat }] of plan.entries()) {
+      tracker.check(k, plan.length);
       const blocks = depthBlocks(run.depth);
       const fresh = blocks === 'all' && run.start.startsWith('scratch-');
       // Training from scratch: a new random network per repeat.
@@ -174,7 +191,7 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
       const t0 = Date.now();
       let scores: Float32Array;
       let epochs: number;
-      const ftOptions: FinetuneOptions = { ...options.finetune, ...run.options, unfreezeBlocks: blocks, seed: repeat };
+      const ftOptions: FinetuneOptions = { ...options.finetune, ...run.options, unfreezeBlocks: blocks, seed: repeat, ...(signal ? { signal } : {}) };
       if (blocks === 0) {
         const features = await featuresOf(start);
         const model = await finetune(start, selectTargets(targets, train), { features: selectRows(features, train) }, ftOptions);
@@ -208,6 +225,7 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
       };
       records.push(record);
       options.onRun?.(record, k + 1, plan.length);
+      tracker.report(k + 1, plan.length, `${record.start} ${record.depth} n=${n}: accuracy ${record.accuracy.toFixed(2)}`);
     }
   } finally {
     for (const s of startCache.values()) s.dispose();

@@ -20,6 +20,7 @@ import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, toConcentrations } from '../models/galaxy-model';
 import { adam } from '../training/optimizer';
 import { VERSION } from '../version';
+import { abortSignal, track } from '../progress';
 import { recalibrateBatchNorm } from './batch-norm-stats';
 import { unfreezeTop } from './blocks';
 import { buildHead, HeadKind, HeadSpec, headKernels } from '../models/head';
@@ -79,6 +80,8 @@ export interface FinetuneOptions {
   /** Seeds the split, the head's initialisation, the batch order and the augmentations. Default 0. */
   seed?: number;
   onEpoch?: (e: EpochLog) => void;
+  /** Checked between epochs. Default: the ambient signal (the notebook kernel's Interrupt, src/progress.ts). */
+  signal?: AbortSignal;
 }
 
 export interface EpochLog {
@@ -209,6 +212,7 @@ interface EarlyStopping {
   /** Variables whose values at the best epoch are kept. */
   variables: tf.LayerVariable[];
   onEpoch?: (e: EpochLog) => void;
+  signal?: AbortSignal;
 }
 
 /**
@@ -227,7 +231,10 @@ async function trainWithEarlyStopping(s: EarlyStopping): Promise<{ epochsRun: nu
   let epoch = 0;
   try {
     takeSnapshot();
+    // No bar of its own (a fine-tuning is one step of a learning curve's bar); it only stops.
+    const tracker = track('fine-tuning', 'epochs', { progress: () => undefined, ...(s.signal ? { signal: s.signal } : {}) });
     while (epoch < s.epochs && bad < s.patience) {
+      tracker.check(epoch, s.epochs);
       epoch++;
       const t0 = Date.now();
       const trainLoss = await s.trainEpoch();
@@ -360,6 +367,7 @@ export async function finetune(start: Encoder, targets: Targets, input: Finetune
       validate: async () => (val.length ? evalLoss(val) : undefined),
       variables: [...head.weights, ...(deep ? encoder.weights : [])],
       onEpoch: options.onEpoch,
+      signal: abortSignal(options.signal),
     });
   } finally {
     featureTensor?.dispose();

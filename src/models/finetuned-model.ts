@@ -188,7 +188,7 @@ export class FineTunedModel {
   async predictFiles(files: string[], options: BatchOptions = {}): Promise<FinetunePrediction> {
     const width = (this.head.outputs[0]!.shape as number[])[1]!;
     const raw = await mapImageBatches(files, this.config.start.preprocess, width, (x) =>
-      readOutput(() => this.head.apply(this.encoder.apply(x, { training: false }), { training: false }) as tf.Tensor), options);
+      readOutput(() => this.head.apply(this.encoder.apply(x, { training: false }), { training: false }) as tf.Tensor), { label: 'predict (fine-tuned)', ...options });
     return this.interpret(raw, files.length);
   }
 

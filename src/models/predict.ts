@@ -45,7 +45,7 @@ export async function predictFiles(
       });
     }
     return rows;
-  }, options);
+  }, { label: 'predict', ...options });
   const out = { mean: new Float32Array(files.length * A), std: new Float32Array(files.length * A) };
   for (let i = 0; i < files.length; i++) {
     out.mean.set(both.subarray(i * 2 * A, i * 2 * A + A), i * A);

@@ -61,10 +61,14 @@ def main():
         index, err = failed
         print(f"GALMORPH_CELL_ERROR {index} {args.notebook}", flush=True)
         print(str(err).strip(), flush=True)
-        # tslab reports TypeScript compile errors on stderr, not in the error message itself.
+        # tslab reports TypeScript compile errors on stderr, not in the error message itself;
+        # galmorph/kernel shows a thrown error as a display (text/plain twin) marked galmorph: error.
+        outputs = nb.cells[index].get("outputs", [])
         stderr = "".join(
-            o.get("text", "") for o in nb.cells[index].get("outputs", [])
-            if o.get("output_type") == "stream" and o.get("name") == "stderr"
+            o.get("text", "") if o.get("output_type") == "stream" else o.get("data", {}).get("text/plain", "") + "\n"
+            for o in outputs
+            if (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            or (o.get("output_type") == "display_data" and o.get("metadata", {}).get("galmorph") == "error")
         )
         if stderr.strip():
             print("stderr of the cell:\n" + stderr.strip(), flush=True)

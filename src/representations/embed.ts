@@ -15,6 +15,7 @@ import { Catalog } from '../data/catalog';
 import { BatchOptions, SkippedImage } from '../data/batches';
 import { Embeddings, readEmbeddings, toTable, writeAtomic, writeEmbeddings } from '../data/embeddings';
 import { encode } from '../encoders/encode';
+import { abortSignal, InterruptedError, ProgressListener, progressListener, track } from '../progress';
 import type { Encoder } from '../encoders/registry';
 
 export interface EmbedOptions extends BatchOptions {
@@ -129,6 +130,8 @@ export async function embedPart(encoder: Encoder, part: Catalog, partsDir: strin
   const e = await encode(encoder, part, {
     batchSize: options.batchSize ?? 64,
     signal: options.signal,
+    ...(options.progress ? { progress: options.progress } : {}),
+    ...(options.label ? { label: options.label } : {}),
     skipUnreadable: options.skipUnreadable,
     onSkip: (s) => {
       const whole = { ...s, index: first + s.index };
@@ -198,15 +201,34 @@ export async function embedCatalog(encoder: Encoder, catalog: Catalog, out: stri
   const nParts = Math.ceil(catalog.length / partSize);
   const done = Array.from({ length: nParts }, (_, k) => fs.existsSync(partFile(partsDir, k))).filter(Boolean).length;
   if (done > 0) log(`resuming: ${done} of ${nParts} parts already embedded in ${partsDir}`);
+  const listener = progressListener(options.progress);
+  const label = options.label ?? `embed (${encoder.id})`;
+  const signal = abortSignal(options.signal);
   try {
     for (let k = 0; k < nParts; k++) {
       const first = k * partSize;
+      if (signal?.aborted) track(label, 'images', { ...(listener ? { progress: listener } : {}), signal }).check(first, catalog.length);
       if (fs.existsSync(partFile(partsDir, k))) {
         for (const s of partSkipped(partsDir, k)) options.onSkip?.(s);
         options.onProgress?.(Math.min(first + partSize, catalog.length), catalog.length);
+        listener?.({ label, done: Math.min(first + partSize, catalog.length), total: catalog.length, unit: 'images' });
         continue;
       }
-      await embedPart(encoder, catalog.slice(first, first + partSize), partsDir, k, first, { ...options, onProgress: (n) => options.onProgress?.(first + n, catalog.length) });
+      // One bar for the whole catalogue, not one per part.
+      const progress: ProgressListener | undefined = listener && ((e) => listener({ ...e, label, done: first + e.done, total: catalog.length }));
+      try {
+        await embedPart(encoder, catalog.slice(first, first + partSize), partsDir, k, first, {
+          ...options,
+          label,
+          ...(progress ? { progress } : {}),
+          ...(signal ? { signal } : {}),
+          onProgress: (n) => options.onProgress?.(first + n, catalog.length),
+        });
+      } catch (err) {
+        // Say how far the whole catalogue got (the parts before this one are on disk and resume).
+        if (err instanceof InterruptedError && err.label === label) throw new InterruptedError(label, first + err.done, catalog.length, 'images');
+        throw err;
+      }
     }
   } catch (err) {
     // Nothing embedded yet: leave no parts folder behind.

@@ -34,6 +34,7 @@ import { describeBackend, initBackend } from '../backend/select';
 import type { VoteDataset } from '../schemas/vote-datasets';
 import { assemble, splitIndices, TrainingSet } from './vote-data';
 import { describeExclusion, Exclusion, ExclusionPreset, ExclusionSpec, resolveExclusion } from './exclusion';
+import { abortSignal, ProgressListener, track } from '../progress';
 
 /** The defaults of the training options (the CLI shows these). */
 export const TRAIN_DEFAULTS = { epochs: 15, batchSize: 32, learningRate: 1e-3, patience: 3, seed: 0 } as const;
@@ -85,6 +86,14 @@ export interface TrainOptions {
   /** Progress within an epoch. */
   onStep?: (epoch: number, step: number, steps: number, loss: number) => void;
   log?: (line: string) => void;
+  /**
+   * Checked between steps: an aborted signal stops training with an InterruptedError (the last
+   * finished epoch's checkpoint resumes with `resume`). Default: the ambient signal (the notebook
+   * kernel's Interrupt, src/progress.ts).
+   */
+  signal?: AbortSignal;
+  /** Progress events, one bar per epoch (steps, the last loss). Default: the ambient listener. */
+  progress?: ProgressListener;
 }
 
 export interface EpochRecord {
@@ -338,6 +347,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   const lossFn = galaxyLoss(q);
   const rng = seededRng(seed * 7919 + state.epoch + 1);
   const records: EpochRecord[] = [];
+  const signal = abortSignal(options.signal);
   try {
     for (let epoch = state.epoch + 1; epoch <= epochs; epoch++) {
       if (state.badEpochs >= patience) {
@@ -351,7 +361,10 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
       const baseRate = options.learningRate ?? TRAIN_DEFAULTS.learningRate;
       let sum = 0;
       let ran = 0;
+      const tracker = track(`training epoch ${epoch}/${epochs}`, 'steps', { ...(options.progress ? { progress: options.progress } : {}), ...(signal ? { signal } : {}) });
+      tracker.report(0, steps);
       for (let s = 0; s < steps; s++) {
+        tracker.check(s, steps);
         const idx = order.slice(s * batchSize, (s + 1) * batchSize);
         const w = batchWeights(set, idx, weights);
         if (w === null) continue; // only weight-0 galaxies: no loss, and no step (Adam would still move)
@@ -366,6 +379,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
         sum += loss;
         ran++;
         options.onStep?.(epoch, s + 1, steps, loss);
+        tracker.report(s + 1, steps, `loss ${loss.toFixed(3)}`);
       }
       const valLoss = await evaluateLoss(model, loader, set, split.val, config, q, batchSize, weights);
       const best = valLoss < state.bestValLoss;
