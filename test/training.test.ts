@@ -7,6 +7,7 @@ import { installLeanGradients, uninstallLeanGradients } from '../src/backend/lea
 import { buildEncoder, ENCODERS, encoderSpec, withDenseHead } from '../src/models/architectures';
 import { trainStep } from '../src/training/step';
 import { learningRateAt } from '../src/training/train-galaxy';
+import { MonteCarloDropout, withoutMonteCarloDropout } from '../src/models/layers/mc-dropout';
 import { projectRoot } from '../src/paths';
 
 const mse = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;
@@ -94,6 +95,21 @@ describe('training machinery', function () {
     assert.ok(learningRateAt('cosine', 1e-3, total, total) < 1e-12);
     const rates = Array.from({ length: total - 30 }, (_, t) => learningRateAt('cosine', 1e-3, 30 + t, total));
     assert.ok(rates.every((r, i) => i === 0 || r <= rates[i - 1]!), 'never rises after the warm-up');
+  });
+
+  it("the validation loss is deterministic: Monte Carlo dropout passes through inside withoutMonteCarloDropout and its later masks are unchanged", async () => {
+    await initBackend('cpu');
+    const x = tf.ones([4, 64]);
+    const sample = async (layer: MonteCarloDropout) => (await (layer.apply(x) as tf.Tensor).data()) as Float32Array;
+    const a = new MonteCarloDropout({ rate: 0.5, seed: 3 });
+    const b = new MonteCarloDropout({ rate: 0.5, seed: 3 });
+    const first = await sample(a);
+    await sample(b);
+    const passed = await withoutMonteCarloDropout(() => sample(b));
+    assert.ok(passed.every((v) => v === 1), 'no mask inside');
+    assert.ok(first.some((v) => v === 0), 'masks outside');
+    assert.deepEqual(await sample(b), await sample(a), 'the next mask is the one it would have been');
+    x.dispose();
   });
 
   it('names the valid architectures when given an unknown one', () => {

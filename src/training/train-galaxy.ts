@@ -27,6 +27,7 @@ import { Rng, seededRng, shuffle } from '../data/augment';
 import { decodeSize, inputBatch } from '../data/preprocess';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
+import { withoutMonteCarloDropout } from '../models/layers/mc-dropout';
 import { fileSystem, loadOptimizer, saveOptimizer } from '../models/io';
 import { adam } from './optimizer';
 import { LossFn, trainStep } from './step';
@@ -444,20 +445,23 @@ export async function evaluateLoss(
 ): Promise<number> {
   let total = 0;
   let weight = 0;
-  for (let s = 0; s < indices.length; s += batchSize) {
-    const idx = indices.slice(s, s + batchSize);
-    const pixels = await Promise.all(idx.map((i) => loader.get(set.files[i]!)));
-    const x = inputBatch(pixels, config.size);
-    const y = countsTensor(set, idx);
-    const nll = tf.tidy(() => dirichletMultinomialNLL(y, toConcentrations(model.apply(x, { training: false }) as tf.Tensor), q));
-    const losses = await nll.data();
-    tf.dispose([x, y, nll]);
-    idx.forEach((i, r) => {
-      const w = datasetWeights ? datasetWeights[set.source[i]!]! : 1;
-      if (w === 0) return; // its loss counts for nothing, even if it is not finite
-      total += w * losses[r]!;
-      weight += w;
-    });
-  }
+  // Deterministic: Monte Carlo dropout off (see withoutMonteCarloDropout).
+  await withoutMonteCarloDropout(async () => {
+    for (let s = 0; s < indices.length; s += batchSize) {
+      const idx = indices.slice(s, s + batchSize);
+      const pixels = await Promise.all(idx.map((i) => loader.get(set.files[i]!)));
+      const x = inputBatch(pixels, config.size);
+      const y = countsTensor(set, idx);
+      const nll = tf.tidy(() => dirichletMultinomialNLL(y, toConcentrations(model.apply(x, { training: false }) as tf.Tensor), q));
+      const losses = await nll.data();
+      tf.dispose([x, y, nll]);
+      idx.forEach((i, r) => {
+        const w = datasetWeights ? datasetWeights[set.source[i]!]! : 1;
+        if (w === 0) return; // its loss counts for nothing, even if it is not finite
+        total += w * losses[r]!;
+        weight += w;
+      });
+    }
+  });
   return weight > 0 ? total / weight : NaN;
 }

@@ -7,6 +7,23 @@
 import * as tf from '@tensorflow/tfjs';
 import { dropoutMask } from './seeded-dropout';
 
+let suspended = 0;
+
+/**
+ * Runs `f` with every Monte Carlo dropout layer passing its input through (the masks' expected
+ * value; no mask is drawn, so later samples are the ones they would have been). For the training
+ * loop's validation loss: early stopping and the choice of the best epoch compare it epoch to
+ * epoch, and with masks drawn it moved by more than the epochs differ.
+ */
+export async function withoutMonteCarloDropout<T>(f: () => Promise<T>): Promise<T> {
+  suspended++;
+  try {
+    return await f();
+  } finally {
+    suspended--;
+  }
+}
+
 export class MonteCarloDropout extends tf.layers.Layer {
   static className = 'MonteCarloDropout';
   readonly rate: number;
@@ -22,7 +39,7 @@ export class MonteCarloDropout extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    return this.rate > 0 ? dropoutMask(x, this.rate, this.seed, ++this.draws) : x;
+    return this.rate > 0 && suspended === 0 ? dropoutMask(x, this.rate, this.seed, ++this.draws) : x;
   }
 
   override getConfig(): tf.serialization.ConfigDict {
