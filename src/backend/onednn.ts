@@ -393,46 +393,40 @@ function twoOutputs(b: WasmBackendLike, c: number, fill: (o1: TensorInfo, o2: Te
   return [o1, o2];
 }
 
+/**
+ * A kernel of galmorph's own (no tfjs kernel behind it: its callers use it only while this backend
+ * is active), counted like the native replacements.
+ */
+function galmorphKernel(name: string, run: (inputs: Record<string, TensorInfo>, b: WasmBackendLike, attrs: unknown) => TensorInfo | TensorInfo[]): KernelConfig {
+  return {
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      counted(name);
+      return run(inputs as Record<string, TensorInfo>, backend as unknown as WasmBackendLike, attrs);
+    },
+  };
+}
+
 const bnKernels: KernelConfig[] = [
-  {
-    kernelName: BN_STATS,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const b = backend as unknown as WasmBackendLike;
-      const { x } = inputs as { x: TensorInfo };
-      counted(BN_STATS);
-      return twoOutputs(b, channels(x), (mean, variance) => {
-        P.set([rows(x), channels(x), offset(b, x), offset(b, mean), offset(b, variance)]);
-        loadOnednn().bnStats(heap(b), P);
-      });
-    },
-  },
-  {
-    kernelName: BN_BACKWARD_SUMS,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const b = backend as unknown as WasmBackendLike;
-      const { dy, x, mean } = inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo };
-      counted(BN_BACKWARD_SUMS);
-      return twoOutputs(b, channels(x), (sumDy, sumDyX) => {
-        P.set([rows(x), channels(x), offset(b, dy), offset(b, x), offset(b, mean), offset(b, sumDy), offset(b, sumDyX)]);
-        loadOnednn().bnBackwardSums(heap(b), P);
-      });
-    },
-  },
-  {
-    kernelName: BN_AFFINE,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const b = backend as unknown as WasmBackendLike;
-      const { x, scale, shift, x2, scale2, center } = inputs as Record<string, TensorInfo | undefined>;
-      counted(BN_AFFINE);
-      return withOutput(b, x!.shape, (out) => {
-        P.set([rows(x!), channels(x!), x2 ? 1 : 0, offset(b, x!), offset(b, scale!), offset(b, shift!), offset(b, out), x2 ? offset(b, x2) : 0, x2 ? offset(b, scale2!) : 0, x2 ? offset(b, center!) : 0]);
-        loadOnednn().bnAffine(heap(b), P);
-      });
-    },
-  },
+  galmorphKernel(BN_STATS, ({ x }, b) =>
+    twoOutputs(b, channels(x!), (mean, variance) => {
+      P.set([rows(x!), channels(x!), offset(b, x!), offset(b, mean), offset(b, variance)]);
+      loadOnednn().bnStats(heap(b), P);
+    }),
+  ),
+  galmorphKernel(BN_BACKWARD_SUMS, ({ dy, x, mean }, b) =>
+    twoOutputs(b, channels(x!), (sumDy, sumDyX) => {
+      P.set([rows(x!), channels(x!), offset(b, dy!), offset(b, x!), offset(b, mean!), offset(b, sumDy), offset(b, sumDyX)]);
+      loadOnednn().bnBackwardSums(heap(b), P);
+    }),
+  ),
+  galmorphKernel(BN_AFFINE, ({ x, scale, shift, x2, scale2, center }, b) =>
+    withOutput(b, x!.shape, (out) => {
+      P.set([rows(x!), channels(x!), x2 ? 1 : 0, offset(b, x!), offset(b, scale!), offset(b, shift!), offset(b, out), x2 ? offset(b, x2) : 0, x2 ? offset(b, scale2!) : 0, x2 ? offset(b, center!) : 0]);
+      loadOnednn().bnAffine(heap(b), P);
+    }),
+  ),
 ];
 
 /** Whether galmorph's batch-norm layer should call the native kernels (active, float32 input). */
@@ -530,26 +524,8 @@ export const SWISH = 'GalmorphSwish';
 export const SWISH_GRAD = 'GalmorphSwishGrad';
 
 const swishKernels: KernelConfig[] = [
-  {
-    kernelName: SWISH,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const b = backend as unknown as WasmBackendLike;
-      const { x } = inputs as { x: TensorInfo };
-      counted(SWISH);
-      return withOutput(b, x.shape, (out) => runUnary(b, UNARY.Swish, x, undefined, out));
-    },
-  },
-  {
-    kernelName: SWISH_GRAD,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const b = backend as unknown as WasmBackendLike;
-      const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
-      counted(SWISH_GRAD);
-      return withOutput(b, x.shape, (out) => runUnary(b, UNARY.SwishGrad, x, dy, out));
-    },
-  },
+  galmorphKernel(SWISH, ({ x }, b) => withOutput(b, x!.shape, (out) => runUnary(b, UNARY.Swish, x!, undefined, out))),
+  galmorphKernel(SWISH_GRAD, ({ dy, x }, b) => withOutput(b, x!.shape, (out) => runUnary(b, UNARY.SwishGrad, x!, dy, out))),
 ];
 
 // Adam's update of one variable in one pass (galmorph's Adam optimizer calls it through
@@ -566,25 +542,18 @@ export interface AdamAttrs {
   c2: number;
 }
 
-const adamKernel: KernelConfig = {
-  kernelName: ADAM,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const b = backend as unknown as WasmBackendLike;
-    const { value, m, v, grad } = inputs as Record<string, TensorInfo>;
-    const a = attrs as unknown as AdamAttrs;
-    counted(ADAM);
-    const outs = [value!, m!, v!].map((t) => b.makeOutput(t.shape, 'float32'));
-    try {
-      P.set([tf.util.sizeFromShape(value!.shape), a.lr, a.beta1, a.beta2, a.epsilon, a.c1, a.c2, 1 - a.beta1, 1 - a.beta2, ...[value!, m!, v!, grad!, ...outs].map((t) => offset(b, t))]);
-      loadOnednn().adam(heap(b), P);
-    } catch (err) {
-      for (const t of outs) b.disposeData(t.dataId);
-      throw err;
-    }
-    return outs;
-  },
-};
+const adamKernel = galmorphKernel(ADAM, ({ value, m, v, grad }, b, attrs) => {
+  const a = attrs as AdamAttrs;
+  const outs = [value!, m!, v!].map((t) => b.makeOutput(t.shape, 'float32'));
+  try {
+    P.set([tf.util.sizeFromShape(value!.shape), a.lr, a.beta1, a.beta2, a.epsilon, a.c1, a.c2, 1 - a.beta1, 1 - a.beta2, ...[value!, m!, v!, grad!, ...outs].map((t) => offset(b, t))]);
+    loadOnednn().adam(heap(b), P);
+  } catch (err) {
+    for (const t of outs) b.disposeData(t.dataId);
+    throw err;
+  }
+  return outs;
+});
 
 /** Whether galmorph's Adam should update `x` natively (the backend active, float32). */
 export function nativeAdam(x: tf.Tensor): boolean {
