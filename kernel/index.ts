@@ -3,7 +3,7 @@
  *   showGalaxies — a grid of galaxy images from a catalogue, with captions;
  *   showPlot     — an interactive plotly figure, working offline (bundle embedded once per notebook);
  *   showTable    — an HTML table;  showDataFrame — a danfojs DataFrame as a sortable table;
- *   save / saveTable — export a figure (PNG + SVG via headless Chromium) or a table (CSV + MD) to out/
+ *   save / saveTable — export a figure (PNG at scale 2, SVG and PDF via headless Chromium) or a table (CSV + MD) to out/
  *                  (out/interactive/ outside a reproduce run); showSettings — the parameters that ran;
  *   anomalyForm  — the anomaly finder's next galaxies with 0-5 buttons that score them (anomaly-form.ts).
  * Importing it inside the tslab kernel also installs live progress bars, Kernel > Interrupt for
@@ -285,7 +285,8 @@ function record(kind: RunOutput['kind'], name: string, files: string[]): void {
 }
 
 /**
- * Saves a figure as `<results>/figures/<name>.png` and `.svg` (headless Chromium) and shows it
+ * Saves a figure as `<results>/figures/<name>.png` (scale 2 unless told), `.svg` and `.pdf`
+ * (headless Chromium, one browser for the whole kernel) and shows it
  * inline (interactive); `<results>` is resultsDir(). (Returns nothing, so a notebook cell ending in
  * `await save(...)` prints no value; use exportFigure for the paths.)
  */

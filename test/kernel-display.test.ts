@@ -170,10 +170,11 @@ describe('kernel display helpers', () => {
     }
     assert.deepEqual(readRunManifest(out, 'run-2').map((o) => [o.kind, o.name]), [['figure', 'tiny']]);
     const png = await sharp(path.join(out, 'figures', 'tiny.png')).metadata();
-    assert.deepEqual([png.width, png.height], [320, 240]);
+    assert.deepEqual([png.width, png.height], [640, 480], 'scale 2 by default');
+    assert.ok(fs.readFileSync(path.join(out, 'figures', 'tiny.pdf')).subarray(0, 5).toString() === '%PDF-');
     assert.ok(fs.readFileSync(path.join(out, 'figures', 'tiny.svg'), 'utf8').startsWith('<svg'));
     assert.ok(cap.outputs.some((o) => o.kind === 'html' && o.value.includes('Plotly.newPlot')));
-    assert.ok(cap.outputs.some((o) => o.kind === 'text' && /saved .*tiny\.png, .*tiny\.svg/.test(o.value)));
+    assert.ok(cap.outputs.some((o) => o.kind === 'text' && /saved .*tiny\.png, .*tiny\.svg, .*tiny\.pdf/.test(o.value)));
     await assert.rejects(save(scatter([0], [0]), '../escape'), /figure name '\.\.\/escape' may use only/);
   });
 });

@@ -130,8 +130,8 @@ export function buildReport(ctx: ReportContext): string {
   }
   lines.push('## Figures', '');
   const figures = ctx.outputs
-    ? wrote('figure').flatMap((f) => f.files.map((file) => path.basename(file))).filter((f) => /\.(png|svg)$/.test(f)).sort()
-    : listFiles(path.join(ctx.outDir, 'figures'), ['.png', '.svg']);
+    ? wrote('figure').flatMap((f) => f.files.map((file) => path.basename(file))).filter((f) => /\.(png|svg|pdf)$/.test(f)).sort()
+    : listFiles(path.join(ctx.outDir, 'figures'), ['.png', '.svg', '.pdf']);
   if (figures.length === 0) lines.push('No figures were written.');
   for (const f of figures) lines.push(f.endsWith('.png') ? `![${f}](figures/${f})` : `- [${f}](figures/${f})`);
   lines.push('');
