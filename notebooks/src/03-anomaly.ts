@@ -139,8 +139,10 @@ await showGalaxies(gz2, {
 // The same finder for a real researcher. The labels file is append-only: every score is on disk the
 // moment it is given, and reopening the file resumes the session. In classic Jupyter Notebook the
 // buttons score a galaxy through the kernel; anywhere else, call `session.score(id, s)` in a cell.
-// Run the form's cell again for the next batch (the first 10 are random, then the Gaussian process
-// chooses). From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`.
+// Each galaxy shows its GZ2 class; click an image to zoom, "skip" one you cannot judge, "undo last
+// score" to take one back, "next batch" (or run the cell again) for more: the first 10 are random,
+// then the Gaussian process chooses, and the form warns while it still predicts every galaxy alike.
+// From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`.
 // %%
 const session = gm.anomaly.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", "galmorph"), `${gm.outDir()}/anomaly/my-gz2-labels.jsonl`);
-await anomalyForm(session, gz2, { count: 5 });
+await anomalyForm(session, gz2, { count: 5, captions: (r) => `GZ2 class ${r.gz2_class}` });
