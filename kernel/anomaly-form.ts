@@ -193,15 +193,15 @@ export async function anomalyFormHtml(session: AnomalyFormSession, catalog: Cata
     // galmorph shows a failing cell as a display (kernel/errors.ts); other kernels send an error
     `else if(t==='display_data'&&msg.content.metadata&&msg.content.metadata.galmorph==='error'){reply(String(msg.content.data['text/plain']||'').split('\\n')[0],true);}` +
     `else if(t==='error'){reply(msg.content.ename+': '+msg.content.evalue,true);}}}},{silent:false,store_history:false});};` +
-    `var zoomed=null;` +
     `root.addEventListener('click',function(ev){var b=ev.target;` +
-    `if(zoomed&&(b===zoomed||zoomed.contains(b))){zoomed.remove();zoomed=null;return;}` +
     `if(b.classList.contains('galmorph-zoomable')){` +
-    `zoomed=document.createElement('div');zoomed.className='galmorph-zoom';` +
-    `zoomed.style.cssText='position:fixed;inset:0;background:rgba(0,0,0,.75);display:flex;align-items:center;justify-content:center;z-index:1000;cursor:zoom-out';` +
+    // On the page's body, above the notebook's own stacking contexts; a click anywhere closes it.
+    `var zoomed=document.createElement('div');zoomed.className='galmorph-zoom';` +
+    `zoomed.style.cssText='position:fixed;inset:0;background:rgba(0,0,0,.75);display:flex;align-items:center;justify-content:center;z-index:100000;cursor:zoom-out';` +
+    `zoomed.addEventListener('click',function(){zoomed.remove();});` +
     `var big=document.createElement('img');big.src=b.src;big.width=${zoom};big.height=${zoom};big.alt=b.alt;zoomed.appendChild(big);` +
     `var cap=document.createElement('div');cap.textContent=b.alt+' (click to close)';cap.style.cssText='color:#fff;font:13px sans-serif;position:absolute;bottom:20px';zoomed.appendChild(cap);` +
-    `root.appendChild(zoomed);return;}` +
+    `document.body.appendChild(zoomed);return;}` +
     `if(b.tagName!=='BUTTON')return;` +
     `var tile=b.closest('figure'),id=b.getAttribute('data-galaxy-id');` +
     `if(b.classList.contains('galmorph-score')){var s=Number(b.getAttribute('data-score')),status=tile.querySelector('.galmorph-status');` +

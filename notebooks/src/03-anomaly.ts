@@ -145,4 +145,6 @@ await showGalaxies(gz2, {
 // From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`.
 // %%
 const session = gm.anomaly.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", "galmorph"), `${gm.outDir()}/anomaly/my-gz2-labels.jsonl`);
+// %%
+// The form in a cell of its own: "next batch" runs this cell again, keeping the session (and its skips).
 await anomalyForm(session, gz2, { count: 5, captions: (r) => `GZ2 class ${r.gz2_class}` });
