@@ -68,6 +68,22 @@ describe('committed notebooks match notebooks/src', function () {
     assert.deepEqual(stale, [], `regenerate with \`npm run notebooks\`:\n${stale.join('\n')}`);
   });
 
+  it('no later cell names a parameter in shorthand `{ NAME }` (tslab leaves it undefined: ReferenceError at run time)', () => {
+    const found: string[] = [];
+    for (const src of sources) {
+      const code = parseCells(fs.readFileSync(path.join(root, 'notebooks', 'src', src), 'utf8')).filter((c) => c.kind === 'code');
+      const names = [...(code[0]?.source ?? '').matchAll(/^const ([A-Z][A-Z0-9_]*)\b/gm)].map((m) => m[1]!);
+      code.slice(1).forEach((cell, i) => {
+        const visit = (node: ts.Node): void => {
+          if (ts.isShorthandPropertyAssignment(node) && names.includes(node.name.text)) found.push(`${src}, code cell ${i + 2}: { ${node.name.text} }`);
+          ts.forEachChild(node, visit);
+        };
+        visit(ts.createSourceFile('cell.ts', cell.source, ts.ScriptTarget.ES2022, true));
+      });
+    }
+    assert.deepEqual(found, [], 'write `NAME: NAME` instead');
+  });
+
   it('names the notebook cell that differs', () => {
     const code = (source: string) => ({ type: 'code', source });
     assert.equal(firstCellDifference([code('a\nb')], [code('a\nb')]), undefined);

@@ -26,7 +26,8 @@ import * as path from "path";
 import * as gm from "galmorph";
 import { showBackend, showGalaxies, showSettings, showTable, save, saveTable } from "galmorph/kernel";
 showBackend(await gm.initBackend());
-showSettings("01-pretrain", { QUICK, RETRAIN, ...(RETRAIN ? { EPOCHS, ARCH, SIZE } : {}), MC_SAMPLES });
+// Written out (not `{ QUICK, … }`): tslab does not resolve shorthand properties naming an earlier cell's variables.
+showSettings("01-pretrain", { QUICK: QUICK, RETRAIN: RETRAIN, ...(RETRAIN ? { EPOCHS: EPOCHS, ARCH: ARCH, SIZE: SIZE } : {}), MC_SAMPLES: MC_SAMPLES });
 let modelDir = gm.defaultModelDir();
 if (RETRAIN) {
   modelDir = path.join(gm.outDir(), "models", "galmorph-retrained");

@@ -38,7 +38,8 @@ import * as gm from "galmorph";
 import { anomalyForm, showBackend, showGalaxies, showHeading, showSettings, save, saveTable } from "galmorph/kernel";
 
 showBackend(await gm.initBackend());
-showSettings("03-anomaly", { QUICK, REPEATS, BUDGETS, COMPONENTS, TRADEOFF, FEATURES });
+// Written out (not `{ QUICK, … }`): tslab does not resolve shorthand properties naming an earlier cell's variables.
+showSettings("03-anomaly", { QUICK: QUICK, REPEATS: REPEATS, BUDGETS: BUDGETS, COMPONENTS: COMPONENTS, TRADEOFF: TRADEOFF, FEATURES: FEATURES });
 // The budget the summary, the session and its galaxies are shown at.
 const TOP_BUDGET = Math.max(...BUDGETS);
 // The encoder behind each feature set (ImageNet: MobileNetV2, as in notebook 02).

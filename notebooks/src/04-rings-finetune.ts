@@ -60,8 +60,10 @@ import * as path from "path";
 import * as gm from "galmorph";
 import { showBackend, showGalaxies, showHeading, showSettings, showTable, save, saveTable } from "galmorph/kernel";
 showBackend(await gm.initBackend());
+// Written out (not `{ QUICK, … }`): tslab does not resolve shorthand properties naming an earlier cell's variables.
 showSettings("04-rings-finetune", {
-  QUICK, HEAD, LEARNING_RATE, EPOCHS, DEEP_EPOCHS, LABEL_COUNTS, REPEATS, STARTS, MLP_STARTS,
+  QUICK: QUICK, HEAD: HEAD, LEARNING_RATE: LEARNING_RATE, EPOCHS: EPOCHS, DEEP_EPOCHS: DEEP_EPOCHS,
+  LABEL_COUNTS: LABEL_COUNTS, REPEATS: REPEATS, STARTS: STARTS, MLP_STARTS: MLP_STARTS,
   DEEP_RUNS: DEEP_RUNS.map((r) => `${r.start} ${r.depth}: ${r.repeats} repeats at ${r.counts.join(", ")} rings`).join("; ") || "none",
 });
 const rings = gm.openDatasetCatalog("decals-rings-470");
