@@ -97,19 +97,20 @@ console.log(`frozen runs: ${frozen.records.length} in ${((Date.now() - t0) / 100
 // %%
 showHeading(DEEP_RUNS.length ? DEEP_RUNS.map((r) => `${r.start} ${r.depth} (${r.repeats} repeats)`).join(", ") : "no deeper runs (DEEP_RUNS is empty)");
 const t1 = Date.now();
-const deep = await gm.finetuning.learningCurve({
+// With DEEP_RUNS empty nothing is called, so no empty progress bar is left behind.
+const deepRecords = DEEP_RUNS.length === 0 ? [] : (await gm.finetuning.learningCurve({
   ...common,
   runs: DEEP_RUNS.map((r) => ({ ...r, options: { epochs: DEEP_EPOCHS } })),
   onRun: gm.finetuning.curveProgress(common.log),
-});
-console.log(`deeper runs: ${deep.records.length} in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+})).records;
+console.log(`deeper runs: ${deepRecords.length} in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
 // %% [markdown]
 // ## Results
 // Accuracy and ROC AUC on the 94 test galaxies, mean and standard deviation over the repeats (each
 // repeat draws its own training set; at "max" every repeat has the same 188 + 188 galaxies and only the
 // initialisation and batch order differ).
 // %%
-const records = [...frozen.records, ...deep.records];
+const records = [...frozen.records, ...deepRecords];
 const table = gm.finetuning.summariseCurve(records);
 saveTable(table, "rings", { show: false });
 const counts = [...new Set(records.map((r) => r.n))].sort((a, b) => a - b);
@@ -121,7 +122,7 @@ const summary = gm.pivot(table.filter((r) => r.metric === "accuracy" || r.n_ring
   value: gm.formatMeanStd,
   columns: [...counts.map((n) => `acc@${n}`), `auc@${aucAt}`],
 });
-saveTable(summary, "rings-summary", { caption: `accuracy (mean ± std over ${REPEATS} repeats frozen, DEEP_RUNS' own counts deeper) by number of rings in the training set; AUC at ${aucAt} rings` });
+saveTable(summary, "rings-summary", { caption: `accuracy (mean ± std over the repeats: ${REPEATS} frozen${DEEP_RUNS.length ? ", each deeper run its own" : ""}) by number of rings in the training set; AUC at ${aucAt} rings` });
 // %%
 const COLOURS: Record<string, string> = {
   galmorph: "#1f77b4", "imagenet-mobilenetv2": "#ff7f0e", "imagenet-mobilenetv1": "#2ca02c",
