@@ -3,7 +3,8 @@
  *   showGalaxies — a grid of galaxy images from a catalogue, with captions;
  *   showPlot     — an interactive plotly figure, working offline (bundle embedded once per notebook);
  *   showTable    — an HTML table;  showDataFrame — a danfojs DataFrame as a sortable table;
- *   save / saveTable — export a figure (PNG + SVG via headless Chromium) or a table (CSV + MD) to out/;
+ *   save / saveTable — export a figure (PNG at scale 2, SVG and PDF via headless Chromium) or a table (CSV + MD) to out/
+ *                  (out/interactive/ outside a reproduce run); showSettings — the parameters that ran;
  *   anomalyForm  — the anomaly finder's next galaxies with 0-5 buttons that score them (anomaly-form.ts).
  * Importing it inside the tslab kernel also installs live progress bars, Kernel > Interrupt for
  * long galmorph calls and readable errors (interactive.ts).
@@ -15,6 +16,7 @@ import { thumbnailDataUri } from '../src/data/images';
 import { Figure, plotlyBundle } from '../src/plots/figure';
 import { exportFigure, ExportOptions } from '../src/plots/export';
 import { TableRow, tableColumns, formatCell, writeTable } from '../src/report/tables';
+import { RUN_ID_ENV, RunOutput, recordOutput } from '../src/report/report';
 import { outDir } from '../src/paths';
 import { BackendChoice, describeBackend } from '../src/backend/select';
 import { anomalyFormHtml, AnomalyFormOptions, AnomalyFormSession } from './anomaly-form';
@@ -268,22 +270,68 @@ export function showDataFrame(df: DataFrame, options: DataFrameHtmlOptions = {})
 // ---------------------------------------------------------------- export
 
 /**
- * Saves a figure as `<out>/figures/<name>.png` and `.svg` (headless Chromium) and shows it inline
- * (interactive). `out` is GALMORPH_OUT, or the project's out/. (Returns nothing, so a notebook
- * cell ending in `await save(...)` prints no value; use exportFigure for the paths.)
+ * Where save, saveTable and showSettings write. Inside a run of `npm run reproduce` (or runNotebook,
+ * which names its run in GALMORPH_RUN_ID) that is out/ itself; in an interactive session it is
+ * out/interactive/, so editing a notebook in Jupyter never overwrites the tables and figures that
+ * out/REPORT.md links and describes.
+ */
+export function resultsDir(): string {
+  return process.env[RUN_ID_ENV] ? outDir() : path.join(outDir(), 'interactive');
+}
+
+function record(kind: RunOutput['kind'], name: string, files: string[]): void {
+  const runId = process.env[RUN_ID_ENV];
+  if (runId) recordOutput(outDir(), runId, { kind, name, files });
+}
+
+/**
+ * Saves a figure as `<results>/figures/<name>.png` (scale 2 unless told), `.svg` and `.pdf`
+ * (headless Chromium, one browser for the whole kernel) and shows it
+ * inline (interactive); `<results>` is resultsDir(). (Returns nothing, so a notebook cell ending in
+ * `await save(...)` prints no value; use exportFigure for the paths.)
  */
 export async function save(figure: Figure, name: string, options: ExportOptions & { show?: boolean } = {}): Promise<void> {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`galmorph: figure name '${name}' may use only letters, digits, '.', '_' and '-'`);
-  const files = await exportFigure(figure, path.join(outDir(), 'figures', name), options);
+  const files = await exportFigure(figure, path.join(resultsDir(), 'figures', name), options);
+  record('figure', name, files);
   if (options.show ?? true) showPlot(figure);
   display().text(`saved ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
 }
 
-/** Saves a table as `<out>/tables/<name>.csv` and `.md` and shows it. */
+/** Saves a table as `<results>/tables/<name>.csv` and `.md` (resultsDir()) and shows it. */
 export function saveTable(rows: readonly object[], name: string, options: TableHtmlOptions & { show?: boolean } = {}): void {
-  const files = writeTable(rows as TableRow[], path.join(outDir(), 'tables'), name);
+  const files = writeTable(rows as TableRow[], path.join(resultsDir(), 'tables'), name);
+  record('table', name, files);
   if (options.show ?? true) showTable(rows, { caption: options.caption ?? name, maxRows: options.maxRows });
   display().text(`saved ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+}
+
+/**
+ * A heading built from what a cell is about to run (e.g. how many starts and repeats), for the
+ * places where a markdown cell could only state the defaults.
+ */
+export function showHeading(text: string, level: 2 | 3 | 4 = 3): void {
+  display().html(`<h${level}>${escapeHtml(text)}</h${level}>`);
+}
+
+/** A setting as a table cell: lists and objects as compact JSON, so what ran can be read back. */
+export function settingText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  return JSON.stringify(value);
+}
+
+/**
+ * Shows the parameters a notebook is about to run with and writes them as
+ * `<results>/tables/settings-<name>.csv` and `.md`; in a reproduce run, out/REPORT.md quotes them
+ * under "Settings that ran". Call it after the parameter cell, with the values the runs will use.
+ */
+export function showSettings(name: string, settings: Record<string, unknown>): void {
+  const rows = Object.entries(settings).map(([setting, value]) => ({ setting, value: settingText(value) }));
+  const table = `settings-${name}`;
+  const files = writeTable(rows, path.join(resultsDir(), 'tables'), table);
+  record('settings', name, files);
+  showTable(rows, { caption: `settings that run (${name})` });
 }
 
 /** Shows which compute backend is in use (every notebook's first output). */

@@ -11,6 +11,7 @@
  */
 import { InterruptedError, setAmbientHooks } from '../src/progress';
 import { ProgressBoard, UpdatableDisplay } from './progress';
+import { keepRendererAlive } from '../src/plots/export';
 import { installErrorDisplay } from './errors';
 
 interface TslabPublic {
@@ -71,6 +72,8 @@ export function installKernelHooks(): void {
   board = new ProgressBoard({ open: () => tslab.newDisplay(), cell: () => jupyter.lastWriteDisplayData });
   setAmbientHooks({ progress: board.listener, signal: () => controller.signal });
   process.on('SIGINT', () => void interruptGalmorph());
+  // A notebook's saves are cells apart: one Chromium serves them all instead of one per save().
+  keepRendererAlive();
   installErrorDisplay({
     show: (data) => {
       if (jupyter.lastWriteDisplayData) jupyter.lastWriteDisplayData({ data, metadata: { galmorph: 'error' }, transient: {} }, false);

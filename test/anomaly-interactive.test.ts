@@ -13,7 +13,9 @@ import { Catalog } from '../src/data/catalog';
 import { embeddingsFingerprint, LabelStore, readLabels } from '../src/anomaly/labels';
 import { AnomalySession } from '../src/anomaly/session';
 import { terminalImage } from '../src/cli/terminal-image';
-import { anomalyFormHtml, FORM_REGISTRY_GLOBAL } from '../kernel/anomaly-form';
+import { anomalyFormHtml, flatWarning, FORM_REGISTRY_GLOBAL } from '../kernel/anomaly-form';
+import * as vm from 'node:vm';
+import sharp from 'sharp';
 import { projectRoot } from '../src/paths';
 import { gz2Sample, tempDir } from './support/fixtures';
 
@@ -249,8 +251,8 @@ describe('anomaly notebook form', () => {
       assert.ok(form.html.includes(`<figcaption style="margin:2px 0;overflow-wrap:anywhere;font-weight:600">${id}</figcaption>`));
       for (let s = 0; s <= 5; s++) assert.ok(form.html.includes(`data-galaxy-id="${id}" data-score="${s}"`), `button ${s} of ${id}`);
     }
-    assert.equal(form.html.match(/<button /g)?.length, 24);
-    assert.equal(form.html.match(/<img src="data:image\/jpeg;base64,/g)?.length, 4);
+    assert.equal(form.html.match(/<button [^>]*class="galmorph-score"/g)?.length, 24);
+    assert.equal(form.html.match(/<img [^>]*src="data:image\/jpeg;base64,/g)?.length, 4);
     // (assert.ok rather than assert.match: a failure would print the whole page of base64 images)
     assert.ok(/IPython\.notebook\.kernel\b.*\.execute\(/.test(form.html), 'buttons run code in the kernel');
     assert.ok(/Buttons need the classic Jupyter Notebook/.test(form.html));
@@ -265,5 +267,64 @@ describe('anomaly notebook form', () => {
     const next = await anomalyFormHtml(session, catalog);
     assert.ok(!next.ids.includes(form.ids[1]!));
     assert.throws(() => (globalThis as unknown as Record<string, (k: string, id: string, s: number) => string>)[FORM_REGISTRY_GLOBAL]!('form-x', form.ids[0]!, 1), /no anomaly form 'form-x'/);
+  });
+
+  type Registry = ((k: string, id: string, s: number) => string) & { skip: (k: string, id: string) => string; undo: (k: string) => string };
+  const registry = () => (globalThis as unknown as Record<string, Registry>)[FORM_REGISTRY_GLOBAL]!;
+
+  it('captions from the catalogue, images that zoom, skip, undo and a next-batch button; its script parses', async () => {
+    const catalog = gz2Sample(20);
+    const file = path.join(tempDir(), 'labels.jsonl');
+    const session = AnomalySession.open(voteEmbeddings(catalog), file, { batchSize: 3, ...quiet });
+    const form = await anomalyFormHtml(session, catalog, { size: 96, captions: (r) => `class ${r.gz2_class} <b>` });
+    const byId = new Map(catalog.rows.map((r) => [r[catalog.idCol]!, r]));
+    for (const id of form.ids) assert.ok(form.html.includes(`<div class="galmorph-caption" style="color:#333;overflow-wrap:anywhere;margin-bottom:2px">class ${byId.get(id)!.gz2_class} &lt;b&gt;</div>`), `caption of ${id}`);
+    assert.equal(form.html.match(/class="galmorph-skip" data-galaxy-id=/g)?.length, 3);
+    assert.equal(form.html.match(/class="galmorph-undo"/g)?.length, 1);
+    assert.equal(form.html.match(/class="galmorph-next"/g)?.length, 1);
+    // Images are shown at 96 px and carry 320 px for the zoomed view.
+    const imgs = [...form.html.matchAll(/<img class="galmorph-zoomable" src="data:image\/jpeg;base64,([^"]+)" width="96" height="96"/g)];
+    assert.equal(imgs.length, 3);
+    assert.equal((await sharp(Buffer.from(imgs[0]![1]!, 'base64')).metadata()).width, 320);
+    const script = /<script>([\s\S]*)<\/script>/.exec(form.html)![1]!;
+    assert.doesNotThrow(() => new vm.Script(script), 'the form\'s script is valid JavaScript');
+    assert.ok(script.includes('execute_cells('), 'next batch runs the form\'s cell again');
+
+    // skip: not proposed again this session, nothing on disk
+    assert.match(registry().skip(form.key, form.ids[0]!), new RegExp(`^skipped ${form.ids[0]}`));
+    // undo: a first score is withdrawn; a re-score goes back to the score before it
+    registry()(form.key, form.ids[1]!, 5);
+    registry()(form.key, form.ids[2]!, 1);
+    registry()(form.key, form.ids[2]!, 4);
+    assert.match(registry().undo(form.key), new RegExp(`^undid 4 for ${form.ids[2]} \\(back to 1\\)`));
+    assert.equal(readLabels(file, quiet).labels.get(form.ids[2]!), 1);
+    registry().undo(form.key); // the 1 of ids[2], which had no score before it
+    assert.match(registry().undo(form.key), new RegExp(`^undid 5 for ${form.ids[1]} \\(unscored again\\): 0 of 20 galaxies scored`));
+    assert.match(registry().undo(form.key), /^nothing to undo/);
+    assert.deepEqual([...readLabels(file, quiet).labels], [], 'the withdrawals are on disk');
+    const reopened = AnomalySession.open(voteEmbeddings(catalog), file, quiet);
+    assert.equal(reopened.labelledCount, 0, 'a reopened session sees the undone scores gone');
+    const next = await anomalyFormHtml(session, catalog);
+    assert.ok(!next.ids.includes(form.ids[0]!), 'a skipped galaxy is not shown again');
+  });
+
+  it('warns while the Gaussian process predicts every galaxy alike, and not once the scores differ', async () => {
+    const catalog = gz2Sample(30);
+    const session = AnomalySession.open(voteEmbeddings(catalog), path.join(tempDir(), 'labels.jsonl'), { batchSize: 5, initialLabels: 4, ...quiet });
+    assert.equal(flatWarning(session), undefined, 'no warning before the process is used');
+    const ids = catalog.ids();
+    const smooth = catalog.numbers('t01_smooth_or_features_a01_smooth_weighted_fraction');
+    const order = ids.map((id, i) => ({ id, s: smooth[i]! })).sort((a, b) => a.s - b.s);
+    const [featured, mostSmooth] = [order.slice(0, 3), order.slice(-3)];
+    // Every score alike: nothing for the process to learn from.
+    for (const g of [...featured, ...mostSmooth]) session.score(g.id, 0);
+    const flat = await anomalyFormHtml(session, catalog);
+    assert.ok(flat.html.includes('class="galmorph-flat-warning"'));
+    assert.match(flatWarning(session)!, /still flat: it predicts every unscored galaxy alike/);
+    // The smoothest galaxies are what this researcher wants: the process tells the others apart.
+    for (const g of mostSmooth) session.score(g.id, 5);
+    assert.equal(flatWarning(session), undefined, 'scores that differ make predictions that differ');
+    const informed = await anomalyFormHtml(session, catalog);
+    assert.ok(!informed.html.includes('galmorph-flat-warning'));
   });
 });

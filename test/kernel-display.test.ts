@@ -5,18 +5,48 @@ import {
   galaxyGridHtml,
   plotHtml,
   resetPlotBundle,
+  resultsDir,
   save,
   saveTable,
   setDisplay,
   showGalaxies,
   showPlot,
+  showSettings,
   tableHtml,
 } from '../kernel/index';
+import { readRunManifest } from '../src/report/report';
 import { scatter } from '../src/plots/figure';
 import { gz2Sample, tempDir } from './support/fixtures';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Papa from 'papaparse';
+
+type Env = Record<string, string | undefined>;
+function setEnv(vars: Env): Env {
+  const prev: Env = {};
+  for (const [k, v] of Object.entries(vars)) {
+    prev[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return prev;
+}
+function withEnv<T>(vars: Env, fn: () => T): T {
+  const prev = setEnv(vars);
+  try {
+    return fn();
+  } finally {
+    setEnv(prev);
+  }
+}
+async function withEnvAsync<T>(vars: Env, fn: () => Promise<T>): Promise<T> {
+  const prev = setEnv(vars);
+  try {
+    return await fn();
+  } finally {
+    setEnv(prev);
+  }
+}
 
 /** Captures what the helpers send to the notebook. */
 function captureDisplay() {
@@ -93,42 +123,58 @@ describe('kernel display helpers', () => {
     assert.ok(html.includes('… 2 more rows'));
   });
 
-  it('saveTable writes CSV and Markdown under GALMORPH_OUT and shows the table', () => {
+  it('saveTable writes CSV and Markdown under GALMORPH_OUT in a run, and records it in the run manifest', () => {
     const out = tempDir();
-    const prevOut = process.env.GALMORPH_OUT;
-    process.env.GALMORPH_OUT = out;
     const cap = captureDisplay();
     try {
-      saveTable([{ tag: 'ring', k: 1, precision: 0.5 }, { tag: 'merger, major', k: 2, precision: 0.25 }], 'demo-table');
+      withEnv({ GALMORPH_OUT: out, GALMORPH_RUN_ID: 'run-1' }, () => saveTable([{ tag: 'ring', k: 1, precision: 0.5 }, { tag: 'merger, major', k: 2, precision: 0.25 }], 'demo-table'));
     } finally {
       cap.restore();
-      if (prevOut === undefined) delete process.env.GALMORPH_OUT;
-      else process.env.GALMORPH_OUT = prevOut;
     }
     const csv = Papa.parse<Record<string, string>>(fs.readFileSync(path.join(out, 'tables', 'demo-table.csv'), 'utf8'), { header: true, skipEmptyLines: true });
     assert.deepEqual(csv.data, [{ tag: 'ring', k: '1', precision: '0.5' }, { tag: 'merger, major', k: '2', precision: '0.25' }]);
     const md = fs.readFileSync(path.join(out, 'tables', 'demo-table.md'), 'utf8');
     assert.ok(md.startsWith('| tag | k | precision |\n| --- | --- | --- |\n| ring | 1 | 0.5 |'));
     assert.ok(cap.outputs.some((o) => o.kind === 'html' && o.value.includes('merger, major')));
+    assert.deepEqual(readRunManifest(out, 'run-1').map((o) => [o.kind, o.name, o.files.map((f) => path.basename(f))]), [['table', 'demo-table', ['demo-table.csv', 'demo-table.md']]]);
+  });
+
+  it('outside a run (an interactive session) tables and settings go to out/interactive/, never over a run\'s tables', () => {
+    const out = tempDir();
+    const cap = captureDisplay();
+    try {
+      withEnv({ GALMORPH_OUT: out, GALMORPH_RUN_ID: undefined }, () => {
+        assert.equal(resultsDir(), path.join(out, 'interactive'));
+        saveTable([{ a: 1 }], 'mine');
+        showSettings('nb', { QUICK: true, STARTS: ['galmorph', 'imagenet-mobilenetv2'], REPEATS: 10 });
+      });
+    } finally {
+      cap.restore();
+    }
+    assert.ok(fs.existsSync(path.join(out, 'interactive', 'tables', 'mine.csv')));
+    assert.ok(!fs.existsSync(path.join(out, 'tables')), 'nothing written where REPORT.md looks');
+    assert.ok(!fs.existsSync(path.join(out, 'runs')), 'no run manifest');
+    const settings = fs.readFileSync(path.join(out, 'interactive', 'tables', 'settings-nb.md'), 'utf8');
+    assert.ok(settings.includes('| QUICK | true |'));
+    assert.ok(settings.includes('| STARTS | ["galmorph","imagenet-mobilenetv2"] |'), settings);
+    assert.ok(cap.outputs.some((o) => o.kind === 'html' && o.value.includes('settings that run (nb)') && o.value.includes('REPEATS')));
   });
 
   it('save exports PNG and SVG under GALMORPH_OUT and shows the interactive plot', async () => {
     const out = tempDir();
-    const prevOut = process.env.GALMORPH_OUT;
-    process.env.GALMORPH_OUT = out;
     const cap = captureDisplay();
     try {
-      await save(scatter([0, 1], [1, 0]), 'tiny', { width: 320, height: 240 });
+      await withEnvAsync({ GALMORPH_OUT: out, GALMORPH_RUN_ID: 'run-2' }, () => save(scatter([0, 1], [1, 0]), 'tiny', { width: 320, height: 240 }));
     } finally {
       cap.restore();
-      if (prevOut === undefined) delete process.env.GALMORPH_OUT;
-      else process.env.GALMORPH_OUT = prevOut;
     }
+    assert.deepEqual(readRunManifest(out, 'run-2').map((o) => [o.kind, o.name]), [['figure', 'tiny']]);
     const png = await sharp(path.join(out, 'figures', 'tiny.png')).metadata();
-    assert.deepEqual([png.width, png.height], [320, 240]);
+    assert.deepEqual([png.width, png.height], [640, 480], 'scale 2 by default');
+    assert.ok(fs.readFileSync(path.join(out, 'figures', 'tiny.pdf')).subarray(0, 5).toString() === '%PDF-');
     assert.ok(fs.readFileSync(path.join(out, 'figures', 'tiny.svg'), 'utf8').startsWith('<svg'));
     assert.ok(cap.outputs.some((o) => o.kind === 'html' && o.value.includes('Plotly.newPlot')));
-    assert.ok(cap.outputs.some((o) => o.kind === 'text' && /saved .*tiny\.png, .*tiny\.svg/.test(o.value)));
+    assert.ok(cap.outputs.some((o) => o.kind === 'text' && /saved .*tiny\.png, .*tiny\.svg, .*tiny\.pdf/.test(o.value)));
     await assert.rejects(save(scatter([0], [0]), '../escape'), /figure name '\.\.\/escape' may use only/);
   });
 });

@@ -3,7 +3,8 @@
  * jupyter-notebook, the project-local tslab kernel) driven in Debian's Chromium through
  * playwright-core, by clicks and keys. A long galmorph call shows a live bar and stops within 2 s
  * of Kernel > Interrupt, with the kernel answering the next cell; a galmorph error shows its
- * message first and no compiled dist/ code; a stale anomaly form after a restart scores nothing;
+ * message first and no compiled dist/ code; the anomaly form zooms, scores, skips, undoes and fetches
+ * the next batch, and after a restart scores nothing;
  * a DataFrame keeps 19-digit ids.
  *
  * GALMORPH_SCREENSHOTS=<folder> also saves the README's screenshots there (docs/figures).
@@ -18,6 +19,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { jupyterEnv, jupyterStatus } from '../src/notebooks/jupyter';
 import { findChromium } from '../src/plots/export';
+import { readLabels } from '../src/anomaly/labels';
 import { notebookJson, parseCells } from '../scripts/notebook-json';
 import { tempDir } from './support/fixtures';
 import { freePort } from './support/redis';
@@ -36,7 +38,8 @@ gm.readCatalog("missing-catalogue.csv", { idCol: "dr7objid" });
 // %%
 const small = gm.openDatasetCatalog("gz2-hart16-1000").subset(10);
 const session = gm.anomaly.AnomalySession.open(await gm.encode(encoder, small), "labels.jsonl", { seed: 1 });
-await anomalyForm(session, small, { count: 3, size: 96, columns: 3 });
+// %%
+await anomalyForm(session, small, { count: 3, size: 96, columns: 3, captions: (r) => "class " + r.gz2_class });
 // %%
 const ids = gm.readCatalog("sdss.csv", { idCol: "dr7objid", imageCol: null });
 const df = gm.toDataFrame(ids);
@@ -199,13 +202,64 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
     if (shots) await cell(3).screenshot({ path: path.join(shots, 'notebook-error.png') });
   });
 
-  it('a stale anomaly form after a kernel restart says to run the cell again and writes nothing', async () => {
+  it('the anomaly form: captions, zoom, a score, skip, undo, and next batch without the skipped galaxy', async () => {
     await waitIdle();
     await run(4);
-    const form = cell(4).locator('.galmorph-anomaly-form');
+    await waitIdle();
+    await run(5);
+    const form = cell(5).locator('.galmorph-anomaly-form');
     await form.waitFor({ timeout: 120_000 });
     await waitIdle();
+    const labels = path.join(dir, 'labels.jsonl');
+    const tiles = form.locator('figure.galmorph-tile');
+    assert.equal(await tiles.count(), 3);
+    assert.match(await tiles.first().locator('.galmorph-caption').innerText(), /^class \S+/);
+    const first = (await tiles.nth(0).getAttribute('data-galaxy-id'))!;
+    const second = (await tiles.nth(1).getAttribute('data-galaxy-id'))!;
+
+    await tiles.nth(0).locator('img.galmorph-zoomable').click();
+    const zoom = page.locator('.galmorph-zoom img');
+    await zoom.waitFor();
+    assert.equal(await zoom.evaluate((img) => (img as HTMLImageElement).getBoundingClientRect().width), 320, 'zoomed to 320 px');
+    await page.locator('.galmorph-zoom').click();
+    await page.locator('.galmorph-zoom').waitFor({ state: 'detached' });
+
+    await tiles.nth(0).locator('button.galmorph-score[data-score="4"]').click();
+    await page.waitForFunction(() => /^saved 4 for/.test(document.querySelectorAll('.galmorph-anomaly-form .galmorph-status')[0]?.textContent ?? ''), undefined, { timeout: 60_000 });
+    assert.equal(readLabels(labels).labels.get(first), 4);
+    await waitIdle();
+    await tiles.nth(1).locator('button.galmorph-skip').click();
+    await page.waitForFunction(() => /^skipped/.test(document.querySelectorAll('.galmorph-anomaly-form .galmorph-status')[1]?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await waitIdle();
+    await form.locator('button.galmorph-undo').click();
+    const formStatus = form.locator('.galmorph-form-status');
+    await page.waitForFunction(() => /^undid 4 for/.test(document.querySelector('.galmorph-anomaly-form .galmorph-form-status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    assert.match(await formStatus.innerText(), new RegExp(`^undid 4 for ${first} \\(unscored again\\)`));
+    assert.equal(readLabels(labels).labels.has(first), false, 'the undo is on disk');
     if (shots) await form.screenshot({ path: path.join(shots, 'notebook-anomaly-form.png') });
+    await waitIdle();
+
+    const oldForm = await form.getAttribute('id');
+    await form.locator('button.galmorph-next').click();
+    // The cell runs again: a new form, without the skipped galaxy.
+    await page.waitForFunction((old) => {
+      const f = document.querySelectorAll('.galmorph-anomaly-form');
+      return f.length === 1 && f[0]!.querySelector('.galmorph-form-status') !== null && !f[0]!.querySelector('.galmorph-form-status')!.textContent && f[0]!.querySelectorAll('figure.galmorph-tile').length === 3 && f[0]!.id !== old;
+    }, oldForm, { timeout: 120_000 }).catch(async (err: unknown) => {
+      const state = await page.evaluate(() => Array.from(document.querySelectorAll('.galmorph-anomaly-form')).map((f) => `${f.id}: "${f.querySelector('.galmorph-form-status')?.textContent}" ${f.querySelectorAll('figure.galmorph-tile').length} tiles`).join('; '));
+      throw new Error(`no new form after "next batch" (${state}): ${String(err)}`);
+    });
+    await waitIdle();
+    const shown = await cell(5).locator('figure.galmorph-tile').evaluateAll((ts) => ts.map((t) => t.getAttribute('data-galaxy-id')));
+    assert.ok(!shown.includes(second), `the skipped galaxy ${second} is not shown again (${shown.join(', ')})`);
+  });
+
+  it('a stale anomaly form after a kernel restart says to run the cell again and writes nothing', async () => {
+    await waitIdle();
+    await run(5);
+    const form = cell(5).locator('.galmorph-anomaly-form');
+    await form.waitFor({ timeout: 120_000 });
+    await waitIdle();
     const labels = path.join(dir, 'labels.jsonl');
     const before = fs.readFileSync(labels, 'utf8');
 
@@ -229,11 +283,11 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
     await waitIdle();
     await run(0);
     await waitIdle();
-    await run(5);
-    const table = cell(5).locator('table.galmorph-dataframe');
+    await run(6);
+    const table = cell(6).locator('table.galmorph-dataframe');
     await table.waitFor({ timeout: 120_000 });
     await waitIdle();
-    const out = await cell(5).locator('.output_wrapper').innerText();
+    const out = await cell(6).locator('.output_wrapper').innerText();
     assert.ok(out.includes(`round trip ${SDSS_IDS.join(' ')}`), out);
     const shown = await table.locator('tbody tr td:first-child').allInnerTexts();
     assert.deepEqual(shown, SDSS_IDS);

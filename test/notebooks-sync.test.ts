@@ -6,6 +6,9 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
+import ts from 'typescript';
+import { parseCells } from '../scripts/notebook-json';
 import { projectRoot } from '../src/paths';
 import { tempDir } from './support/fixtures';
 
@@ -65,11 +68,83 @@ describe('committed notebooks match notebooks/src', function () {
     assert.deepEqual(stale, [], `regenerate with \`npm run notebooks\`:\n${stale.join('\n')}`);
   });
 
+  it('no later cell names a parameter in shorthand `{ NAME }` (tslab leaves it undefined: ReferenceError at run time)', () => {
+    const found: string[] = [];
+    for (const src of sources) {
+      const code = parseCells(fs.readFileSync(path.join(root, 'notebooks', 'src', src), 'utf8')).filter((c) => c.kind === 'code');
+      const names = [...(code[0]?.source ?? '').matchAll(/^const ([A-Z][A-Z0-9_]*)\b/gm)].map((m) => m[1]!);
+      code.slice(1).forEach((cell, i) => {
+        const visit = (node: ts.Node): void => {
+          if (ts.isShorthandPropertyAssignment(node) && names.includes(node.name.text)) found.push(`${src}, code cell ${i + 2}: { ${node.name.text} }`);
+          ts.forEachChild(node, visit);
+        };
+        visit(ts.createSourceFile('cell.ts', cell.source, ts.ScriptTarget.ES2022, true));
+      });
+    }
+    assert.deepEqual(found, [], 'write `NAME: NAME` instead');
+  });
+
   it('names the notebook cell that differs', () => {
     const code = (source: string) => ({ type: 'code', source });
     assert.equal(firstCellDifference([code('a\nb')], [code('a\nb')]), undefined);
     assert.equal(firstCellDifference([code('a\nb')], [code('a\nc')]), 'cell 1 (code), line 2: committed "b", source gives "c"');
     assert.equal(firstCellDifference([code('a')], [{ type: 'markdown', source: 'a' }]), 'cell 1: code in the committed notebook, markdown in the source');
     assert.match(firstCellDifference([code('a')], [code('a'), code('b')])!, /^cell 2: only in the source/);
+  });
+});
+
+interface DeepRun {
+  start: string;
+  depth: string;
+  counts: (number | 'max')[];
+  repeats: number;
+}
+interface RingParameters {
+  QUICK: boolean;
+  REPEATS: number;
+  STARTS: string[];
+  MLP_STARTS: string[];
+  DEEP_RUNS: DeepRun[];
+}
+
+/** Runs notebook 04's parameter cell (its first code cell), optionally edited, and returns its values. */
+function ringParameters(env: Record<string, string>, edit: (cell: string) => string = (c) => c): RingParameters {
+  const src = fs.readFileSync(path.join(projectRoot(), 'notebooks', 'src', '04-rings-finetune.ts'), 'utf8');
+  const cell = parseCells(src).find((c) => c.kind === 'code')!.source;
+  const js = ts.transpileModule(`${edit(cell)}\nresult = { QUICK, REPEATS, STARTS, MLP_STARTS, DEEP_RUNS };`, { compilerOptions: { target: ts.ScriptTarget.ES2022 } }).outputText;
+  const context: { process: { env: Record<string, string> }; result?: RingParameters } = { process: { env } };
+  vm.runInNewContext(js, context);
+  // Arrays of the vm's own realm: copied so assertions compare values, not prototypes.
+  return JSON.parse(JSON.stringify(context.result)) as RingParameters;
+}
+
+describe('notebook 04 parameter cell: every run list follows it', () => {
+  it('QUICK (the default) shrinks starts, MLP starts and deeper runs together; GALMORPH_FULL=1 runs them all', () => {
+    const quick = ringParameters({});
+    const full = ringParameters({ GALMORPH_FULL: '1' });
+    assert.equal(quick.QUICK, true);
+    assert.equal(full.QUICK, false);
+    assert.ok(quick.STARTS.length < full.STARTS.length && quick.STARTS.every((s) => full.STARTS.includes(s)));
+    assert.ok(quick.REPEATS <= full.REPEATS);
+    assert.ok(quick.DEEP_RUNS.length < full.DEEP_RUNS.length);
+    for (const p of [quick, full]) {
+      for (const s of [...p.MLP_STARTS, ...p.DEEP_RUNS.map((r) => r.start)]) assert.ok(p.STARTS.includes(s), `${s} runs but is not in STARTS`);
+    }
+    // The 224 px ImageNet MobileNet v1 and the untrained MobileNets run only at full size.
+    for (const s of ['imagenet-mobilenetv1', 'scratch-mobilenetv2', 'scratch-mobilenetv1']) {
+      assert.ok(!quick.STARTS.includes(s) && !quick.DEEP_RUNS.some((r) => r.start === s), s);
+      assert.ok(full.STARTS.includes(s), s);
+    }
+  });
+
+  it('a start removed from STARTS leaves every run: MLP head, deeper runs and its ImageNet features', () => {
+    const p = ringParameters({ GALMORPH_FULL: '1' }, (cell) => {
+      const edited = cell.replace(/const STARTS = [\s\S]*?;\n/, 'const STARTS = ["galmorph"];\n');
+      assert.notEqual(edited, cell, 'the STARTS line was not found in the parameter cell');
+      return edited;
+    });
+    assert.deepEqual(p.STARTS, ['galmorph']);
+    assert.deepEqual(p.MLP_STARTS, ['galmorph']);
+    assert.ok(p.DEEP_RUNS.length > 0 && p.DEEP_RUNS.every((r) => r.start === 'galmorph'));
   });
 });

@@ -3,7 +3,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotebookCellError, runNotebook } from '../src/notebooks/run';
 import { listNotebooks, reproduce } from '../src/notebooks/reproduce';
-import { jupyterEnv, jupyterStatus } from '../src/notebooks/jupyter';
+import { jupyterEnv, jupyterPython, jupyterStatus } from '../src/notebooks/jupyter';
+import { prepareWorkingCopies, serverUrl } from '../src/notebooks/workcopy';
+import { readRunManifest } from '../src/report/report';
+import { writeTable } from '../src/report/tables';
+import { spawn, spawnSync } from 'node:child_process';
 import { notebookJson, parseCells } from '../scripts/notebook-json';
 import { projectRoot } from '../src/paths';
 import { tempDir } from './support/fixtures';
@@ -65,6 +69,23 @@ describe('notebook execution (tslab kernel, headless)', function () {
     assert.ok(html.includes('backend cpu'));
     assert.ok(!/<script[^>]+src=["']https?:/i.test(html), 'no script from a CDN');
     assert.ok(!/<link[^>]+href=["']https?:/i.test(html), 'no stylesheet from a CDN');
+    // Marked trusted in the project-local trust database, so Jupyter shows its HTML outputs.
+    assert.equal(res.trusted, true);
+    const check = spawnSync(jupyterPython(), ['-c', 'import sys, nbformat; from nbformat.sign import NotebookNotary; print(NotebookNotary().check_signature(nbformat.read(sys.argv[1], as_version=4)))', res.ipynb], { encoding: 'utf8', env: { ...process.env, ...jupyterEnv() } });
+    assert.equal(check.stdout.trim(), 'True', check.stderr);
+    assert.deepEqual(readRunManifest(out, res.runId).map((o) => o.name), ['answer'], 'the kernel listed what it wrote under the run id');
+  });
+
+  it('reproduce builds REPORT.md from the tables its own run wrote, not from what was already in out/', async () => {
+    const dir = tempDir('nb-', true);
+    const out = tempDir();
+    writeNotebook(dir, '01-fine.ipynb', GOOD);
+    writeTable([{ from: 'an earlier run' }], path.join(out, 'tables'), 'stale');
+    const report = await reproduce({ notebooksDir: dir, out, log: () => undefined });
+    const text = fs.readFileSync(report, 'utf8');
+    assert.ok(text.includes('### answer') && text.includes('| 42 |'), text);
+    assert.ok(!text.includes('stale') && !text.includes('an earlier run'), 'a table the run did not write is not reported');
+    assert.ok(text.includes('- settings: quick'));
   });
 
   it('a cell that throws fails the run, naming the notebook and the cell, and keeps the partial output', async () => {
@@ -122,5 +143,60 @@ describe('notebook execution (tslab kernel, headless)', function () {
     assert.ok(fs.existsSync(path.join(out, 'notebooks', '01-fine.html')));
     assert.ok(!fs.existsSync(path.join(out, 'notebooks', '03-after.ipynb')), 'later notebooks are not run');
     assert.ok(lines.some((l) => l.includes('[2/3] 02-broken.ipynb')));
+  });
+});
+
+describe('working copies for `npm run notebook`', () => {
+  it('copies each notebook to the working folder once, and never overwrites an edited copy', () => {
+    const src = tempDir();
+    const work = path.join(tempDir(), 'work');
+    writeNotebook(src, 'a.ipynb', GOOD);
+    writeNotebook(src, 'b.ipynb', GOOD);
+    const first = prepareWorkingCopies(src, work);
+    assert.deepEqual(first.copied.map((f) => path.basename(f)), ['a.ipynb', 'b.ipynb']);
+    fs.writeFileSync(path.join(work, 'a.ipynb'), '{"edited": true}');
+    fs.rmSync(path.join(work, 'b.ipynb'));
+    const second = prepareWorkingCopies(src, work);
+    assert.deepEqual(second.kept.map((f) => path.basename(f)), ['a.ipynb']);
+    assert.deepEqual(second.copied.map((f) => path.basename(f)), ['b.ipynb'], 'a deleted copy starts afresh');
+    assert.equal(fs.readFileSync(path.join(work, 'a.ipynb'), 'utf8'), '{"edited": true}');
+    assert.equal(fs.readFileSync(path.join(work, 'b.ipynb'), 'utf8'), fs.readFileSync(path.join(src, 'b.ipynb'), 'utf8'));
+    assert.throws(() => prepareWorkingCopies(path.join(src, 'missing'), work), /notebooks folder not found: .*missing/);
+  });
+
+  it('finds the URL in the server\'s start-up lines', () => {
+    assert.equal(serverUrl('[I 10:00:00 NotebookApp]  or http://127.0.0.1:8888/?token=abc123'), 'http://127.0.0.1:8888/?token=abc123');
+    assert.equal(serverUrl('[I 10:00:00 NotebookApp] Serving notebooks from local directory: /x'), undefined);
+  });
+
+  it('npm run notebook starts Jupyter on work/ and prints the URL to open', async function () {
+    this.timeout(60_000);
+    const script = path.join(projectRoot(), 'dist', 'scripts', 'notebook.js');
+    const port = 20000 + (process.pid % 20000);
+    const child = spawn(process.execPath, [script, '--no-browser', `--port=${port}`, '--port-retries=50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          const m = /galmorph: open (\S+) and pick the TypeScript kernel/.exec(stdout);
+          if (m) resolve(m[1]!);
+        });
+        child.stderr!.resume();
+        child.on('close', (code) => reject(new Error(`npm run notebook exited (${code}) before printing a URL:\n${stdout}`)));
+      });
+      assert.match(url, /^http:\/\/(127\.0\.0\.1|localhost):\d+\/.*token=/);
+      assert.match(stdout, /working copies in .*\/work /);
+      for (const f of fs.readdirSync(path.join(projectRoot(), 'notebooks')).filter((n) => n.endsWith('.ipynb'))) {
+        assert.ok(fs.existsSync(path.join(projectRoot(), 'work', f)), `work/${f}`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('the work/ folder is ignored by git', () => {
+    const r = spawnSync('git', ['check-ignore', '-q', 'work/00-quickstart.ipynb'], { cwd: projectRoot() });
+    assert.equal(r.status, 0, 'work/ must be in .gitignore');
   });
 });

@@ -13,16 +13,21 @@
 // how well it predicts volunteers on galaxies it never saw.
 // %%
 // Parameters: set RETRAIN = true (or GALMORPH_RETRAIN=1) to train a new model instead of loading the
-// committed one (about 15-20 minutes on a 2-core laptop for 15 epochs).
+// committed one (about 15-20 minutes on a 2-core laptop for 15 epochs). QUICK (what `npm run
+// reproduce` runs; `--full`, GALMORPH_FULL=1, sets it to false) switches the sizes below together.
+const QUICK = process.env.GALMORPH_FULL !== "1";
 const RETRAIN = process.env.GALMORPH_RETRAIN === "1";
-const EPOCHS = 15;
+const EPOCHS = QUICK ? 15 : 40; // when retraining (early stopping, patience 4)
+const MC_SAMPLES = QUICK ? 5 : 20; // Monte Carlo dropout samples per test galaxy
 const ARCH = "galmorph-cnn";
 const SIZE = 64;
 // %%
 import * as path from "path";
 import * as gm from "galmorph";
-import { showBackend, showGalaxies, showTable, save, saveTable } from "galmorph/kernel";
+import { showBackend, showGalaxies, showSettings, showTable, save, saveTable } from "galmorph/kernel";
 showBackend(await gm.initBackend());
+// Written out (not `{ QUICK, … }`): tslab does not resolve shorthand properties naming an earlier cell's variables.
+showSettings("01-pretrain", { QUICK: QUICK, RETRAIN: RETRAIN, ...(RETRAIN ? { EPOCHS: EPOCHS, ARCH: ARCH, SIZE: SIZE } : {}), MC_SAMPLES: MC_SAMPLES });
 let modelDir = gm.defaultModelDir();
 if (RETRAIN) {
   modelDir = path.join(gm.outDir(), "models", "galmorph-retrained");
@@ -40,10 +45,10 @@ console.log(`model: ${loaded.config.arch} at ${loaded.config.size} px, outputs $
 await save(gm.plot.lossFigure(gm.readTrainLog(modelDir), "Training the galaxy model"), "pretrain-loss", { width: 700, height: 420 });
 // %% [markdown]
 // ## Predicted against volunteer vote fractions (GZ2 test galaxies)
-// Each galaxy of the test split is predicted with 5 Monte Carlo dropout samples. The mean absolute error
+// Each galaxy of the test split is predicted with `MC_SAMPLES` Monte Carlo dropout samples. The mean absolute error
 // per answer is compared with a baseline that always predicts the training galaxies' mean fraction.
 // %%
-const result = await gm.evaluateOnGz2Test(loaded, gm.readSplit(modelDir), 5);
+const result = await gm.evaluateOnGz2Test(loaded, gm.readSplit(modelDir), MC_SAMPLES);
 const ev = result.evaluation;
 console.log(`${result.galaxies} GZ2 test galaxies: mean MAE ${ev.mean_mae.toFixed(3)} against ${ev.mean_baseline_mae.toFixed(3)} for the mean-prediction baseline`);
 saveTable(ev.answers.map((a) => ({ answer: a.answer, galaxies: a.n, mae: a.mae, baseline_mae: a.baseline_mae })), "pretrain-gz2-mae", { maxRows: 40 });

@@ -16,9 +16,10 @@ const MAX_K = 10;
 const SEARCH = { pca: PCA_COMPONENTS, scale: true, maxK: MAX_K };
 // %%
 import * as gm from "galmorph";
-import { showBackend, showGalaxies, save, saveTable } from "galmorph/kernel";
+import { showBackend, showGalaxies, showSettings, save, saveTable } from "galmorph/kernel";
 
 showBackend(await gm.initBackend());
+showSettings("02-similarity", SEARCH);
 
 /** galmorph and ImageNet MobileNetV2 embeddings of a dataset (cached under out/embeddings, shared with the other notebooks). */
 async function features(id: string) {

@@ -14,8 +14,8 @@
 //   are galaxies with that fraction > 0.9 (44 of the 1,000 in `gz2-hart16-1000`).
 // - **GZ1 mergers**: in `gz1-sdss-4019`, score 5 for the 115 GZ1 mergers, 0 otherwise.
 //
-// Metrics over the whole ranking, mean and std over repeats with different random starts, at 50, 100
-// and 200 labels, with the galaxies already scored ranked first (what the researcher would see) and
+// Metrics over the whole ranking, mean and std over repeats with different random starts, at each
+// label budget of the parameter cell (50, 100 and 200 by default), with the galaxies already scored ranked first (what the researcher would see) and
 // without (the model's ranking alone). Beside them: isolation forest, local outlier factor and a
 // random ranking (no labels), on the same 40 components.
 //
@@ -25,16 +25,23 @@
 // "merger") of the GZ1 galaxies, so its representation has seen what these tasks ask. The ImageNet
 // rows have not.
 // %%
-const REPEATS = 10;
-const BUDGETS = [50, 100, 200];
+// QUICK (what `npm run reproduce` runs) switches every list below at once; `npm run reproduce --
+// --full` (GALMORPH_FULL=1) sets it to false.
+const QUICK = process.env.GALMORPH_FULL !== "1";
+const REPEATS = QUICK ? 10 : 30;
+const BUDGETS = QUICK ? [50, 100, 200] : [50, 100, 200, 400];
 const COMPONENTS = 40;
 const TRADEOFF = 0.5;
 const FEATURES = ["galmorph", "imagenet"] as const;
 // %%
 import * as gm from "galmorph";
-import { anomalyForm, showBackend, showGalaxies, save, saveTable } from "galmorph/kernel";
+import { anomalyForm, showBackend, showGalaxies, showHeading, showSettings, save, saveTable } from "galmorph/kernel";
 
 showBackend(await gm.initBackend());
+// Written out (not `{ QUICK, … }`): tslab does not resolve shorthand properties naming an earlier cell's variables.
+showSettings("03-anomaly", { QUICK: QUICK, REPEATS: REPEATS, BUDGETS: BUDGETS, COMPONENTS: COMPONENTS, TRADEOFF: TRADEOFF, FEATURES: FEATURES });
+// The budget the summary, the session and its galaxies are shown at.
+const TOP_BUDGET = Math.max(...BUDGETS);
 // The encoder behind each feature set (ImageNet: MobileNetV2, as in notebook 02).
 const ENCODER = { galmorph: "galmorph", imagenet: "imagenet-mobilenetv2" } as const;
 const SIMULATION = { components: COMPONENTS, budgets: BUDGETS, repeats: REPEATS, tradeoff: TRADEOFF };
@@ -83,12 +90,13 @@ const rows: gm.anomaly.AnomalyRow[] = [];
 for (const { dataset, task } of tasks) rows.push(...(await runTask(dataset, task)));
 saveTable(rows, "anomaly", { show: false });
 // %% [markdown]
-// ## Summary at 200 labels
+// ## Summary at the largest label budget
 // `mean ± std` over the repeats (sample standard deviation, n − 1).
 // %%
+showHeading(`${TOP_BUDGET} labels, ${REPEATS} repeats`);
 const SUMMARY_METRICS = ["precision@10", "precision@50", "precision@200", "recall@200", "average_precision"];
 const variants = [
-  ...FEATURES.flatMap((f) => ["labelled-first", "model-only"].map((ranking) => ({ method: `gp-active (${f})`, labels: 200, ranking }))),
+  ...FEATURES.flatMap((f) => ["labelled-first", "model-only"].map((ranking) => ({ method: `gp-active (${f})`, labels: TOP_BUDGET, ranking }))),
   ...["isolation-forest (galmorph)", "local-outlier-factor (galmorph)", "random"].map((method) => ({ method, labels: 0, ranking: "unsupervised" })),
 ];
 const summary = gm.pivot(rows.map((r) => ({ ...r, labels: r.n_labels })), {
@@ -112,28 +120,32 @@ for (const { task } of tasks) {
 }
 // %% [markdown]
 // ## What one simulated session shows the researcher
-// One GZ2 session on galmorph features, 200 labels: the 16 unscored galaxies the model ranks highest
-// (captions: volunteers' odd fraction; the researcher has not seen these yet).
+// One GZ2 session on galmorph features, at the largest label budget: the 16 unscored galaxies the
+// model ranks highest (captions: volunteers' odd fraction; the researcher has not seen these yet).
 // %%
 const e2 = await gm.datasetEmbeddings("gz2-hart16-1000", "galmorph");
 const finder = gm.anomaly.PersonalisedAnomalyFinder.fromEmbeddings(e2, { components: COMPONENTS, tradeoff: TRADEOFF, seed: 0 });
-while (finder.labelledCount < 200) for (const id of finder.next()) finder.label(id, tasks[0].task.scores.get(id)!);
+while (finder.labelledCount < TOP_BUDGET) for (const id of finder.next()) finder.label(id, tasks[0].task.scores.get(id)!);
 const fresh = finder.ranking({ labelledFirst: false }).filter((g) => g.label === undefined).slice(0, 16);
-console.log(`session: ${[...finder.labelsById().values()].filter((s) => s === 5).length} galaxies scored 5 among the 200 shown`);
+console.log(`session: ${[...finder.labelsById().values()].filter((s) => s === 5).length} galaxies scored 5 among the ${finder.labelledCount} shown`);
 await showGalaxies(gz2, {
   ids: fresh.map((g) => g.id),
   captions: fresh.map((g) => `pred ${g.predicted.toFixed(1)} · odd ${oddFraction.get(g.id)!.toFixed(2)}`),
   columns: 8,
   size: 100,
-  heading: "Top unscored galaxies after 200 labels",
+  heading: `Top unscored galaxies after ${finder.labelledCount} labels`,
 });
 // %% [markdown]
 // ## Your own session
 // The same finder for a real researcher. The labels file is append-only: every score is on disk the
 // moment it is given, and reopening the file resumes the session. In classic Jupyter Notebook the
 // buttons score a galaxy through the kernel; anywhere else, call `session.score(id, s)` in a cell.
-// Run the form's cell again for the next batch (the first 10 are random, then the Gaussian process
-// chooses). From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`.
+// Each galaxy shows its GZ2 class; click an image to zoom, "skip" one you cannot judge, "undo last
+// score" to take one back, "next batch" (or run the cell again) for more: the first 10 are random,
+// then the Gaussian process chooses, and the form warns while it still predicts every galaxy alike.
+// From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`.
 // %%
 const session = gm.anomaly.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", "galmorph"), `${gm.outDir()}/anomaly/my-gz2-labels.jsonl`);
-await anomalyForm(session, gz2, { count: 5 });
+// %%
+// The form in a cell of its own: "next batch" runs this cell again, keeping the session (and its skips).
+await anomalyForm(session, gz2, { count: 5, captions: (r) => `GZ2 class ${r.gz2_class}` });

@@ -18,38 +18,54 @@
 // - `all`: every layer trained on the few labels; for `scratch-galmorph-cnn` this is training from
 //   scratch (a new random network for every repeat).
 //
-// Edit the parameters below and re-run the notebook. `npm run reproduce -- --full` (or
-// `GALMORPH_FULL=1`) runs the larger settings.
+// Edit the parameters below and re-run the notebook: `QUICK` switches every run list at once (the
+// quick settings are what `npm run reproduce` runs; `npm run reproduce -- --full`, or
+// `GALMORPH_FULL=1`, sets it to false), and a start left out of `STARTS` is left out of every run,
+// frozen, MLP and deeper. The table after the parameters shows what will run.
 //
 // The galmorph model never saw a ring label, but it did learn from these galaxies' images and three
 // GZ DECaLS vote fractions (featured, edge-on, spiral arms) during pretraining.
 // %%
-const FULL = process.env.GALMORPH_FULL === "1";
+const QUICK = process.env.GALMORPH_FULL !== "1"; // true: a smaller run of every list below
 const HEAD: "linear" | "mlp" = "linear"; // head of the `head`, `top-N` and `all` runs
 const LEARNING_RATE = 1e-3; // Adam, head (unfrozen blocks: a tenth)
 const EPOCHS = 100; // frozen heads: maximum epochs (early stopping, patience 10)
 const DEEP_EPOCHS = 30; // unfrozen runs: maximum epochs (patience 5)
 const LABEL_COUNTS: (number | "max")[] = [2, 5, 13, 33, 79, "max"]; // rings per training set ("max": all 188)
-const REPEATS = FULL ? 20 : 10; // frozen runs (cheap)
-const STARTS = ["galmorph", "imagenet-mobilenetv2", "imagenet-mobilenetv1", "scratch-galmorph-cnn", "scratch-mobilenetv2", "scratch-mobilenetv1"];
-const MLP_STARTS = ["galmorph", "imagenet-mobilenetv2"]; // also with the paper's MLP head (frozen)
+const REPEATS = QUICK ? 10 : 20; // frozen runs (cheap)
+// Starts of every run below. The ImageNet and untrained MobileNets compute their features at 224 px
+// (a minute or more each, once, then cached); QUICK keeps one of each kind.
+const STARTS = QUICK
+  ? ["galmorph", "imagenet-mobilenetv2", "scratch-galmorph-cnn"]
+  : ["galmorph", "imagenet-mobilenetv2", "imagenet-mobilenetv1", "scratch-galmorph-cnn", "scratch-mobilenetv2", "scratch-mobilenetv1"];
+const inStarts = (start: string) => STARTS.includes(start);
+// Also with the paper's MLP head (frozen).
+const MLP_STARTS = ["galmorph", "imagenet-mobilenetv2"].filter(inStarts);
 // Deeper runs: these train on images and cost minutes each on a 2-core CPU.
-const DEEP_RUNS: { start: string; depth: "all" | `top-${number}`; counts: (number | "max")[]; repeats: number }[] = FULL
+type DeepRun = { start: string; depth: "all" | `top-${number}`; counts: (number | "max")[]; repeats: number };
+const DEEP_RUNS = (!QUICK
   ? [
       { start: "galmorph", depth: "top-1", counts: LABEL_COUNTS, repeats: 10 },
       { start: "galmorph", depth: "top-2", counts: LABEL_COUNTS, repeats: 5 },
       { start: "imagenet-mobilenetv1", depth: "top-1", counts: [13, 79, "max"], repeats: 3 },
       { start: "scratch-galmorph-cnn", depth: "all", counts: LABEL_COUNTS, repeats: 10 },
-    ]
+    ] as DeepRun[]
   : [
       { start: "galmorph", depth: "top-1", counts: LABEL_COUNTS, repeats: 5 },
       { start: "scratch-galmorph-cnn", depth: "all", counts: [13, 79], repeats: 5 },
-    ];
+    ] as DeepRun[]
+).filter((r) => inStarts(r.start));
 // %%
 import * as path from "path";
 import * as gm from "galmorph";
-import { showBackend, showGalaxies, showTable, save, saveTable } from "galmorph/kernel";
+import { showBackend, showGalaxies, showHeading, showSettings, showTable, save, saveTable } from "galmorph/kernel";
 showBackend(await gm.initBackend());
+// Written out (not `{ QUICK, … }`): tslab does not resolve shorthand properties naming an earlier cell's variables.
+showSettings("04-rings-finetune", {
+  QUICK: QUICK, HEAD: HEAD, LEARNING_RATE: LEARNING_RATE, EPOCHS: EPOCHS, DEEP_EPOCHS: DEEP_EPOCHS,
+  LABEL_COUNTS: LABEL_COUNTS, REPEATS: REPEATS, STARTS: STARTS, MLP_STARTS: MLP_STARTS,
+  DEEP_RUNS: DEEP_RUNS.map((r) => `${r.start} ${r.depth}: ${r.repeats} repeats at ${r.counts.join(", ")} rings`).join("; ") || "none",
+});
 const rings = gm.openDatasetCatalog("decals-rings-470");
 const cacheDir = path.join(gm.outDir(), "embeddings");
 const finetuneOptions: gm.finetuning.FinetuneOptions = { head: HEAD, learningRate: LEARNING_RATE };
@@ -58,11 +74,12 @@ const common = { catalog: rings, dataset: "decals-rings-470", labelCol: "ring", 
 const split = gm.finetuning.balancedSplit(rings.column("ring").map((v) => (v === "1" ? 1 : 0)), 47, 0);
 console.table({ test: { rings: 47, "non-rings": 47 }, "training pool": { rings: split.pool.positive.length, "non-rings": split.pool.negative.length } });
 // %% [markdown]
-// ## Frozen encoders: every start, every label count
+// ## Frozen encoders
 // Features of the 470 galaxies are computed once per start (ImageNet ones at 224 px take a minute each;
 // the galmorph and MobileNetV2 features are shared with the similarity notebook); each head then
 // trains in about a second.
 // %%
+showHeading(`${STARTS.length} starts × ${LABEL_COUNTS.length} label counts × ${REPEATS} repeats, ${HEAD} head` + (MLP_STARTS.length ? `; the MLP head on ${MLP_STARTS.join(", ")}` : ""));
 const t0 = Date.now();
 const frozen = await gm.finetuning.learningCurve({
   ...common,
@@ -76,31 +93,36 @@ const frozen = await gm.finetuning.learningCurve({
 console.log(`frozen runs: ${frozen.records.length} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 // %% [markdown]
 // ## Deeper: unfreezing the top of the galaxy encoder, and training from scratch
+// The runs of `DEEP_RUNS` (none, if it is empty).
 // %%
+showHeading(DEEP_RUNS.length ? DEEP_RUNS.map((r) => `${r.start} ${r.depth} (${r.repeats} repeats)`).join(", ") : "no deeper runs (DEEP_RUNS is empty)");
 const t1 = Date.now();
-const deep = await gm.finetuning.learningCurve({
+// With DEEP_RUNS empty nothing is called, so no empty progress bar is left behind.
+const deepRecords = DEEP_RUNS.length === 0 ? [] : (await gm.finetuning.learningCurve({
   ...common,
   runs: DEEP_RUNS.map((r) => ({ ...r, options: { epochs: DEEP_EPOCHS } })),
   onRun: gm.finetuning.curveProgress(common.log),
-});
-console.log(`deeper runs: ${deep.records.length} in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+})).records;
+console.log(`deeper runs: ${deepRecords.length} in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
 // %% [markdown]
 // ## Results
 // Accuracy and ROC AUC on the 94 test galaxies, mean and standard deviation over the repeats (each
 // repeat draws its own training set; at "max" every repeat has the same 188 + 188 galaxies and only the
 // initialisation and batch order differ).
 // %%
-const records = [...frozen.records, ...deep.records];
+const records = [...frozen.records, ...deepRecords];
 const table = gm.finetuning.summariseCurve(records);
 saveTable(table, "rings", { show: false });
 const counts = [...new Set(records.map((r) => r.n))].sort((a, b) => a - b);
-const summary = gm.pivot(table.filter((r) => r.metric === "accuracy" || r.n_rings === 79), {
+// AUC at 79 rings, the paper's comparison point, when that count ran; else at the largest count that did.
+const aucAt = counts.includes(79) ? 79 : Math.max(...counts);
+const summary = gm.pivot(table.filter((r) => r.metric === "accuracy" || r.n_rings === aucAt), {
   row: ["start", "depth"],
   column: (r) => `${r.metric === "auc" ? "auc" : "acc"}@${r.n_rings}`,
   value: gm.formatMeanStd,
-  columns: [...counts.map((n) => `acc@${n}`), "auc@79"],
+  columns: [...counts.map((n) => `acc@${n}`), `auc@${aucAt}`],
 });
-saveTable(summary, "rings-summary", { caption: "accuracy (mean ± std over repeats) by number of rings in the training set; AUC at 79 rings" });
+saveTable(summary, "rings-summary", { caption: `accuracy (mean ± std over the repeats: ${REPEATS} frozen${DEEP_RUNS.length ? ", each deeper run its own" : ""}) by number of rings in the training set; AUC at ${aucAt} rings` });
 // %%
 const COLOURS: Record<string, string> = {
   galmorph: "#1f77b4", "imagenet-mobilenetv2": "#ff7f0e", "imagenet-mobilenetv1": "#2ca02c",
@@ -125,17 +147,18 @@ await save(gm.plot.figure([curves("accuracy"), paperDots], axes("accuracy")), "r
 await save(gm.plot.figure([curves("auc")], axes("ROC AUC")), "rings-learning-curve-auc", { width: 1000, height: 560 });
 // %% [markdown]
 // ## The galaxies the model gets most wrong
-// galmorph's frozen encoder with the linear head trained on all 188 + 188 training galaxies: the test
+// galmorph's frozen encoder with the head trained on the largest training set that ran: the test
 // galaxies whose mean predicted ring probability (over the repeats) is furthest from their label.
 // %%
-const maxN = Math.max(...counts);
+const maxN = Math.max(...frozen.records.map((r) => r.n));
 const wrong = gm.finetuning.mostWrong(frozen, (r) => r.start === "galmorph" && r.depth === "head" && r.n === maxN, 12);
-await showGalaxies(rings, {
+if (wrong.length === 0) console.log("galmorph is not in STARTS: no frozen galmorph runs to show");
+else await showGalaxies(rings, {
   ids: wrong.map((w) => w.id),
   captions: wrong.map((w) => `${w.label ? "ring" : "not ring"}, p(ring) ${w.score.toFixed(2)}`),
   columns: 6,
   size: 120,
-  heading: "most wrong test galaxies (galmorph, frozen, linear head, all training rings)",
+  heading: `most wrong test galaxies (galmorph, frozen, ${HEAD} head, ${maxN} training rings, ${REPEATS} repeats)`,
 });
 // %% [markdown]
 // ## One fine-tuned model to keep

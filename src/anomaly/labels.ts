@@ -111,6 +111,16 @@ function isHeader(v: unknown): v is LabelFileHeader {
 }
 
 /** Parses one non-header line into a record; throws a message without the file prefix. */
+/**
+ * A line `{"id": "…", "withdrawn": true, "time": "…"}`: the galaxy's scores so far no longer count
+ * (an undone score). The file stays append-only, so an undo survives a crash like a score does.
+ */
+function parseWithdrawal(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const r = value as { id?: unknown; withdrawn?: unknown };
+  return r.withdrawn === true && typeof r.id === 'string' && r.id !== '' ? r.id : undefined;
+}
+
 function parseRecord(value: unknown, line: number): LabelRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
   const r = value as { id?: unknown; score?: unknown; time?: unknown };
@@ -152,6 +162,12 @@ export function readLabels(file: string, options: ReadLabelsOptions = {}): Loade
         if (out.header || out.records.length > 0) throw new Error('a header line must be the first line of the file');
         if (value.version !== 1) throw new Error(`labels file version ${JSON.stringify(value.version)} is not supported (this galmorph reads version 1)`);
         out.header = value;
+        continue;
+      }
+      const withdrawn = parseWithdrawal(value);
+      if (withdrawn !== undefined) {
+        out.labels.delete(withdrawn);
+        out.records = out.records.filter((r) => r.id !== withdrawn);
         continue;
       }
       const record = parseRecord(value, n);
@@ -291,6 +307,16 @@ export class LabelStore {
   /** The latest score of one galaxy, if it has one. */
   get(id: string): number | undefined {
     return this.latest.get(id);
+  }
+
+  /** Withdraws every score of a galaxy (an undo): one durable line, after which it counts as unscored. */
+  withdraw(id: string, time: Date = new Date()): void {
+    if (this.readOnly) throw new Error(`galmorph: ${this.file} was opened read-only; open it without readOnly to withdraw scores`);
+    if (!this.latest.has(id)) throw new Error(`galmorph: galaxy '${id}' has no score in ${this.file} to withdraw`);
+    appendDurable(this.file, `${JSON.stringify({ id, withdrawn: true, time: time.toISOString() })}\n`);
+    this.lines += 1;
+    this.latest.delete(id);
+    for (let i = this.all.length - 1; i >= 0; i--) if (this.all[i]!.id === id) this.all.splice(i, 1);
   }
 
   /** Writes one score to disk (fsync'ed) and returns the record; replaces an earlier score of the galaxy. */

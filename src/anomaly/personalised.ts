@@ -91,6 +91,13 @@ export class PersonalisedAnomalyFinder {
     this.labelVersion++;
   }
 
+  /** Forgets a galaxy's score (an undo): it is unscored again and may be proposed again. */
+  unlabel(id: string): void {
+    const i = this.index.get(id);
+    if (i === undefined) throw new Error(`galmorph: galaxy '${id}' is not among the ${this.ids.length} galaxies of this session`);
+    if (this.labels.delete(i)) this.labelVersion++;
+  }
+
   labelsById(): Map<string, number> {
     return new Map([...this.labels].map(([i, s]) => [this.ids[i]!, s]));
   }
@@ -119,7 +126,10 @@ export class PersonalisedAnomalyFinder {
       rows.map((i) => this.labels.get(i)!),
       this.dim,
     );
-    this.lastParams = this.gp.params;
+    // Scores all alike fit a flat process (long length scale, all noise); warm-starting from that
+    // keeps it flat after the scores start to differ, so only an informative fit seeds the next.
+    const values = rows.map((i) => this.labels.get(i)!);
+    this.lastParams = values.some((v) => v !== values[0]) ? this.gp.params : undefined;
     this.gpVersion = this.labelVersion;
     return this.gp;
   }

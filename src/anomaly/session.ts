@@ -40,6 +40,8 @@ export class AnomalySession {
   readonly resumed: number;
   private readonly known: Set<string>;
   private readonly skipped = new Set<string>();
+  /** Scores given through this object, latest last, each with the galaxy's score before it (for undo). */
+  private readonly given: { id: string; before: number | undefined }[] = [];
 
   constructor(
     readonly finder: PersonalisedAnomalyFinder,
@@ -133,10 +135,31 @@ export class AnomalySession {
   score(id: string, score: number): LabelRecord {
     this.requireKnown(id);
     checkScore(id, score);
+    this.given.push({ id, before: this.store.get(id) });
     const record = this.store.append(id, score);
     this.finder.label(id, score);
     this.skipped.delete(id);
     return record;
+  }
+
+  /**
+   * Takes back the latest score given in this session: the galaxy gets its score from before it
+   * (written again) or, if it had none, is unscored (a withdrawal line in the labels file) and may
+   * be proposed again. Returns what was undone, or undefined when nothing is left to undo (scores
+   * resumed from the file are not undone, only those given since it was opened).
+   */
+  undo(): { id: string; score: number; restored: number | undefined } | undefined {
+    const last = this.given.pop();
+    if (!last) return undefined;
+    const score = this.store.get(last.id)!;
+    if (last.before === undefined) {
+      this.store.withdraw(last.id);
+      this.finder.unlabel(last.id);
+    } else {
+      this.store.append(last.id, last.before);
+      this.finder.label(last.id, last.before);
+    }
+    return { id: last.id, score, restored: last.before };
   }
 
   /** Several scores (`{ id: score }`, a Map or pairs); all are checked before any is written. */

@@ -6,8 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend/select';
 import { outDir, projectRoot } from '../paths';
-import { NotebookRun, writeReport } from '../report/report';
-import { NotebookCellError, runNotebook } from './run';
+import { NotebookRun, RUN_ID_ENV, readRunManifest, writeReport } from '../report/report';
+import { jupyterEnv } from './jupyter';
+import { NotebookCellError, newRunId, runNotebook } from './run';
 
 export interface ReproduceOptions {
   /** Only notebooks whose file name contains one of these strings. */
@@ -40,6 +41,10 @@ export async function reproduce(options: ReproduceOptions = {}): Promise<string>
   const notebooks = listNotebooks(options.notebooksDir ?? path.join(projectRoot(), 'notebooks'), options.only);
   if (notebooks.length === 0) throw new Error('galmorph: no notebooks matched');
   fs.mkdirSync(out, { recursive: true });
+  // Every notebook of this run lists what it writes under one id; REPORT.md is built from that
+  // list alone, so tables left in out/ by earlier or interactive runs never pass for this run's.
+  const runId = newRunId(started);
+  const untrusted: string[] = [];
   const runs: NotebookRun[] = [];
   for (const [i, nb] of notebooks.entries()) {
     const name = path.basename(nb);
@@ -49,6 +54,7 @@ export async function reproduce(options: ReproduceOptions = {}): Promise<string>
         outDir: path.join(out, 'notebooks'),
         env: {
           GALMORPH_OUT: out,
+          [RUN_ID_ENV]: runId,
           // The kernel chooses the same backend as this run unless the user forced another.
           GALMORPH_BACKEND: process.env.GALMORPH_BACKEND ?? backend.name,
           ...(options.full ? { GALMORPH_FULL: '1' } : {}),
@@ -56,6 +62,7 @@ export async function reproduce(options: ReproduceOptions = {}): Promise<string>
         onProgress: (line) => log(`    ${line}`),
       });
       runs.push({ notebook: name, seconds: result.seconds, html: result.html });
+      if (!result.trusted) untrusted.push(result.ipynb);
       log(`    done in ${result.seconds.toFixed(1)} s → ${path.relative(process.cwd(), result.html)}`);
     } catch (err) {
       if (err instanceof NotebookCellError) {
@@ -64,7 +71,19 @@ export async function reproduce(options: ReproduceOptions = {}): Promise<string>
       throw err;
     }
   }
-  const report = writeReport({ outDir: out, notebooks: runs, backend: describeBackend(backend), started });
+  const report = writeReport({
+    outDir: out,
+    notebooks: runs,
+    backend: describeBackend(backend),
+    started,
+    outputs: readRunManifest(out, runId),
+    settings: options.full ? 'full (--full: GALMORPH_FULL=1, every notebook with QUICK = false)' : 'quick (the notebooks\' QUICK = true; --full for the full-size settings)',
+  });
   log(`report: ${report}`);
+  if (untrusted.length > 0) {
+    log(`not marked trusted (Jupyter will hide their plots until you trust them): JUPYTER_DATA_DIR=${jupyterEnv().JUPYTER_DATA_DIR} jupyter trust ${untrusted.join(' ')}`);
+  } else {
+    log(`executed notebooks marked trusted in ${jupyterEnv().JUPYTER_DATA_DIR}: a Jupyter started with that data dir (as \`npm run notebook\` starts it) shows their plots`);
+  }
   return report;
 }

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { projectRoot } from '../paths';
+import { RUN_ID_ENV } from '../report/report';
 import { jupyterEnv, jupyterPython } from './jupyter';
 
 export class NotebookCellError extends Error {
@@ -33,6 +34,10 @@ export interface NotebookResult {
   ipynb: string;
   html: string;
   seconds: number;
+  /** The executed notebook was signed in the project-local trust database (see run_notebook.py). */
+  trusted: boolean;
+  /** The run id the kernel wrote its outputs under (GALMORPH_RUN_ID; see src/report/report.ts). */
+  runId: string;
 }
 
 /**
@@ -63,9 +68,12 @@ export function runNotebook(notebook: string, options: RunNotebookOptions): Prom
     path.join(root, 'kernel', 'nbconvert'),
   ];
   const started = Date.now();
+  // A headless run is never an interactive session: its kernel writes to out/ and lists what it
+  // wrote under this id, from which REPORT.md is built.
+  const runId = options.env?.[RUN_ID_ENV] ?? process.env[RUN_ID_ENV] ?? newRunId();
   return new Promise((resolve, reject) => {
     const child = spawn(jupyterPython(), args, {
-      env: { ...process.env, ...jupyterEnv(), ...(options.env ?? {}), PYTHONUNBUFFERED: '1' },
+      env: { ...process.env, ...jupyterEnv(), ...(options.env ?? {}), [RUN_ID_ENV]: runId, PYTHONUNBUFFERED: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -79,7 +87,7 @@ export function runNotebook(notebook: string, options: RunNotebookOptions): Prom
     child.on('error', (err) => reject(new Error(`galmorph: cannot start ${jupyterPython()}: ${err.message}`)));
     child.on('close', (code) => {
       const seconds = (Date.now() - started) / 1000;
-      if (code === 0) return resolve({ ipynb, html, seconds });
+      if (code === 0) return resolve({ ipynb, html, seconds, trusted: /^GALMORPH_TRUSTED$/m.test(stdout), runId });
       const m = /GALMORPH_CELL_ERROR (\d+) /.exec(stdout);
       if (m) {
         const detail = stdout.slice(stdout.indexOf('\n', m.index) + 1).trim();
@@ -88,6 +96,11 @@ export function runNotebook(notebook: string, options: RunNotebookOptions): Prom
       reject(new Error(`galmorph: running ${abs} failed (exit ${code}):\n${stripAnsi((stderr + stdout).trim()).slice(-4000)}`));
     });
   });
+}
+
+/** A fresh run id: the time, then the process id, so two runs started in one second differ. */
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
 }
 
 function stripAnsi(s: string): string {

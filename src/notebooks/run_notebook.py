@@ -15,8 +15,23 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
 
+def sign(nb):
+    """Marks the executed notebook trusted in the Jupyter data dir galmorph points at (project-local
+    .jupyter/data, which `npm run notebook` uses too), so its HTML and plot outputs render when opened
+    instead of being hidden as untrusted. Returns False (and says why) when signing fails."""
+    try:
+        from nbformat.sign import NotebookNotary
+        NotebookNotary().sign(nb)
+        return True
+    except Exception as err:  # signing is a convenience; the run's results stand without it
+        print(f"galmorph: could not mark the notebook trusted ({err}); run `jupyter trust FILE`", file=sys.stderr, flush=True)
+        return False
+
+
 def write_outputs(nb, out_ipynb, out_html, template_dir):
     nbformat.write(nb, out_ipynb)
+    if sign(nb):
+        print("GALMORPH_TRUSTED", flush=True)
     exporter = HTMLExporter(template_name="galmorph-offline", extra_template_basedirs=[template_dir])
     body, _ = exporter.from_notebook_node(nb)
     with open(out_html, "w", encoding="utf-8") as f:

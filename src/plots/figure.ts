@@ -1,6 +1,6 @@
 /**
  * Figures are plain plotly specs ({data, layout}): serialisable, inspectable in tests, rendered
- * inline by the notebook kernel and exported to PNG/SVG by headless Chromium. The builders here are
+ * inline by the notebook kernel and exported to PNG/SVG/PDF by headless Chromium. The builders here are
  * small and composable; anything plotly accepts can be added to `data` and `layout` by hand.
  */
 import * as fs from 'node:fs';
@@ -36,8 +36,10 @@ export function baseLayout(labels: AxisLabels): Record<string, unknown> {
 }
 
 export interface ScatterOptions extends AxisLabels {
-  /** Hover text per point (e.g. galaxy ids). */
+  /** Hover text per point (e.g. galaxy ids): the first line of its hover label, above x and y rounded. */
   text?: string[];
+  /** Decimals of x, y and colour values in hover labels. Default 3. */
+  digits?: number;
   /** Colour value per point, shown with a colour bar. */
   color?: ArrayLike<number>;
   colorLabel?: string;
@@ -53,10 +55,24 @@ export function scatter(x: ArrayLike<number>, y: ArrayLike<number>, options: Sca
     marker.showscale = true;
     marker.colorbar = { title: { text: options.colorLabel ?? '' } };
   }
+  // Rounded values under the galaxy's id, not plotly's default "(0.8123456, 0.1234567) 1237…".
+  const d = options.digits ?? 3;
+  const label = (axis: string | undefined, fallback: string) => escapeHover(axis || fallback);
+  const lines = [
+    ...(options.text ? ['<b>%{text}</b>'] : []),
+    `${label(options.x, 'x')}: %{x:.${d}f}`,
+    `${label(options.y, 'y')}: %{y:.${d}f}`,
+    ...(options.color ? [`${label(options.colorLabel, 'colour')}: %{marker.color:.${Number.isInteger(Array.from(options.color)[0]) ? 0 : d}f}`] : []),
+  ];
   return {
-    data: [{ type: 'scatter', mode: 'markers', x: Array.from(x), y: Array.from(y), text: options.text, name: options.name, marker }],
+    data: [{ type: 'scatter', mode: 'markers', x: Array.from(x), y: Array.from(y), text: options.text, name: options.name, marker, hovertemplate: `${lines.join('<br>')}<extra>${options.name ? escapeHover(options.name) : ''}</extra>` }],
     layout: baseLayout(options),
   };
+}
+
+/** Text for a hover template: HTML-escaped, and `%{` kept literal. */
+export function escapeHover(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/%\{/g, '%&#123;');
 }
 
 export interface HistogramOptions extends AxisLabels {

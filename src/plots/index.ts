@@ -1,4 +1,4 @@
-/** Figures (`gm.plot`): plotly specs built from tidy rows with composable marks, and their export to PNG/SVG. */
+/** Figures (`gm.plot`): plotly specs built from tidy rows with composable marks, and their export to PNG/SVG/PDF. */
 export { figure, line, dot, bar, errorBars, ruleX, ruleY } from './marks';
 export type { Channel, Mark, MarkOptions, DotOptions, LineOptions, ErrorBarOptions, RuleOptions, SeriesStyle, AxisOptions, FigureOptions } from './marks';
 export { scatter, histogram, overlay } from './figure';

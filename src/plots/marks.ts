@@ -11,7 +11,7 @@
  *   ], { x: { label: 'rings', type: 'log' }, y: 'accuracy' })
  */
 import type { Cell, Deferred } from '../report/tables';
-import { baseLayout, Figure, Trace } from './figure';
+import { baseLayout, escapeHover as escapeHtml, Figure, Trace } from './figure';
 
 /** A column of the rows, or a function of one row. */
 export type Channel<T> = (keyof T & string) | ((row: T) => Cell);
@@ -88,10 +88,6 @@ function plotValue(v: Cell): string | number | boolean | null {
 function rounded(v: Cell, digits: number): string {
   if (typeof v === 'number') return Number.isFinite(v) && !Number.isInteger(v) ? v.toFixed(digits) : String(v);
   return v === undefined || v === null ? '' : String(v);
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function label<T>(channel: Channel<T>, fallback: string): string {
