@@ -23,6 +23,7 @@ import { defaultModelDir, loadGalaxyModel } from '../models/load';
 import { disposeModels, pooledModel, reinitialize } from '../models/surgery';
 // Custom layers, registered before any model using them is deserialised.
 import '../models/layers/batch-norm';
+import '../models/layers/swish';
 import '../models/layers/mc-dropout';
 
 export type { EncoderInfo } from '../models/finetuned-model';

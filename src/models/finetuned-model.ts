@@ -18,6 +18,7 @@ import { disposeModels } from './surgery';
 // Custom layers used by saved models, registered before loading.
 import './head';
 import './layers/batch-norm';
+import './layers/swish';
 import './layers/mc-dropout';
 
 export const FINETUNED_KIND = 'galmorph-finetuned';

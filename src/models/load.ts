@@ -11,6 +11,7 @@ import { fileSystem } from './io';
 // Registers the custom layers before any model that uses them is deserialised.
 import './layers/batch-norm';
 import './layers/mc-dropout';
+import './layers/swish';
 
 /** The pretrained galmorph model committed with the project. */
 export function defaultModelDir(): string {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend/select';
 import { AnswerSpace, LoadedGalaxyModel } from '../models/galaxy-model';
-import { loadGalaxyModel } from '../models/load';
+import { defaultModelDir, loadGalaxyModel } from '../models/load';
 import { compareFractions, Evaluation, fractionsFromCounts, meanFractions } from '../models/evaluate';
 import { predictFiles } from '../models/predict';
 import { loadVoteDataset } from '../schemas/vote-datasets';
@@ -104,7 +104,9 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
   const lines = [
     `# Model card: ${path.basename(loaded.dir)}`,
     '',
-    'The galaxy model galmorph uses when none is given (`galmorph predict`, `galmorph embed`). Written by',
+    path.resolve(loaded.dir) === path.resolve(defaultModelDir())
+      ? 'The galaxy model galmorph uses when none is given (`galmorph predict`, `galmorph embed`). Written by'
+      : `A galaxy model for \`--model ${path.relative(process.cwd(), loaded.dir) || '.'}\` (the default is models/galmorph-pretrained). Written by`,
     `\`galmorph evaluate --model ${path.relative(process.cwd(), loaded.dir) || '.'}\` from this folder's own files.`,
     '',
     '## Model',
