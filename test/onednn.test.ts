@@ -324,6 +324,39 @@ describe('onednn backend (native kernels on oneDNN)', function () {
     }
   });
 
+  it('gradients through a batch norm at inference (fine-tuning an unfrozen top block) match the cpu backend', async () => {
+    const shape = [2, 12, 12, 24];
+    const c = shape[3]!;
+    const x = randomData(shape, 91);
+    const w = randomData(shape, 96);
+    const weights = [randomData([c], 92), randomData([c], 93), randomData([c], 94), randomData([c], 95).map((v) => 0.5 + Math.abs(v))];
+    // dL/dx, dL/dγ, dL/dβ of L = Σ w·BN(x) with moving statistics (on onednn: BN_AFFINE and its gradient)
+    const run = async (backend: string) => {
+      await initBackend(backend);
+      const layer = new GalmorphBatchNorm({});
+      layer.build(shape);
+      layer.setWeights(weights.map((v) => tf.tensor1d(v)));
+      const before = tf.memory().numTensors;
+      const [xt, wt] = [tf.tensor(x, shape), tf.tensor(w, shape)];
+      const f = (input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: false }) as tf.Tensor, wt));
+      const dx = tf.grad(f)(xt);
+      const { value, grads } = tf.variableGrads(() => f(xt) as tf.Scalar, layer.trainableWeights.map((v) => v.read() as tf.Variable));
+      const out = await Promise.all([dx, ...Object.values(grads)].map((t) => t.data() as Promise<Float32Array>));
+      tf.dispose([xt, wt, dx, value, ...Object.values(grads)]);
+      assert.equal(tf.memory().numTensors, before, `no tensor leaked on ${backend}`);
+      tf.dispose(layer.weights.map((v) => v.read()));
+      return out;
+    };
+    let ours: Float32Array[] = [];
+    const runs = await nativeRunsDuring(['GalmorphBnAffine'], async () => {
+      ours = await run('onednn');
+    });
+    const ref = await run('cpu');
+    assertRanNatively(runs);
+    assert.equal(ours.length, 3);
+    ref.forEach((r, i) => assert.ok(relativeError(ours[i]!, r) < 1e-5, `gradient ${i} relative error ${relativeError(ours[i]!, r)}`));
+  });
+
   it('batch norm at inference (moving statistics) matches tf.batchNorm on cpu', async () => {
     const shape = [2, 5, 5, 7];
     const run = async (backend: string) => {

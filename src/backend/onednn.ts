@@ -429,6 +429,26 @@ const bnKernels: KernelConfig[] = [
   ),
 ];
 
+/**
+ * BN_AFFINE's gradient, for a batch norm in inference mode that gradients pass through (fine-tuning
+ * with the top block unfrozen: its batch norms keep their moving statistics). Per channel, over all
+ * axes but the last: y = x·a + c gives dx = dy·a, da = Σ dy·x, dc = Σ dy, in tf ops (native where
+ * large). The two-input form (x2) is used only inside the training layer's own gradient, which is
+ * never differentiated again, so it has none.
+ */
+function registerAffineGradient(): void {
+  tf.registerGradient({
+    kernelName: BN_AFFINE,
+    inputsToSave: ['x', 'scale'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor;
+      const [x, scale] = saved as [tf.Tensor, tf.Tensor];
+      const rows = Array.from({ length: g.rank - 1 }, (_, i) => i);
+      return { x: () => tf.mul(g, scale), scale: () => tf.sum(tf.mul(g, x), rows), shift: () => tf.sum(g, rows) };
+    },
+  });
+}
+
 /** Whether galmorph's batch-norm layer should call the native kernels (active, float32 input). */
 export function nativeBatchNorm(x: tf.Tensor): boolean {
   return active && x.dtype === 'float32' && x.size > 0 && tf.getBackend() === 'wasm';
@@ -634,6 +654,7 @@ export function registerOnednnKernels(): void {
     tf.registerKernel(k);
   }
   for (const k of [...bnKernels, ...swishKernels, adamKernel]) tf.registerKernel(k);
+  registerAffineGradient();
   registered = true;
   warned = new Set();
 }
