@@ -183,8 +183,11 @@ export async function anomalyFormHtml(session: AnomalyFormSession, catalog: Cata
     `var call=function(expr,status,done){var k=kernel();` +
     `if(!k){status.style.color='#b00';status.textContent='no live kernel here: use '+${js(v)}+' in a cell (see above)';return;}` +
     `var code='(() => { const f = (globalThis as any).${FORM_REGISTRY_GLOBAL}; return f && f.knows && f.knows('+key+') ? '+expr+' : ${js(STALE_FORM_REPLY)}; })()';` +
-    `var reply=function(text,failed){text=String(text).trim();` +
-    `if(text===${js(STALE_FORM_REPLY)}){status.textContent='the kernel restarted: run this cell again';status.style.color='#b00';return;}` +
+    // tslab answers a comm_open the restarted page sends with "unknown msg_type: comm_open" on a
+    // stream that can reach this request's callbacks, before or after the reply: never a reply.
+    `var stale=false;var reply=function(text,failed){text=String(text).trim();` +
+    `if(stale||/^unknown msg_type/.test(text))return;` +
+    `if(text===${js(STALE_FORM_REPLY)}){stale=true;status.textContent='the kernel restarted: run this cell again';status.style.color='#b00';return;}` +
     `status.textContent=text;status.style.color=failed?'#b00':'#555';if(!failed&&done)done(text);};` +
     `k.execute(code,{iopub:{output:function(msg){var t=msg.header.msg_type;` +
     // tslab prints a cell's final string value as a stream; other kernels send an execute_result
