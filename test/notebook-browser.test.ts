@@ -120,6 +120,21 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
     await page.waitForSelector('#kernel_indicator_icon.kernel_idle_icon', { timeout });
   }
 
+  /** Runs cells one after the other, each once the kernel is idle, as a user steps through them. */
+  async function runInTurn(...cells: number[]): Promise<void> {
+    for (const i of cells) {
+      await waitIdle();
+      await run(i);
+    }
+  }
+
+  /** Waits for `what` to appear and the kernel to finish the cell that shows it. */
+  async function appeared(what: Locator): Promise<Locator> {
+    await what.waitFor({ timeout: 120_000 });
+    await waitIdle();
+    return what;
+  }
+
   async function menu(top: string, item: string): Promise<void> {
     await page.click(top);
     await page.click(item);
@@ -141,10 +156,8 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
     // Nothing leaves the machine: the page may talk to its own server only.
     await page.route('**/*', (route) => (route.request().url().startsWith(origin) || route.request().url().startsWith('data:') ? route.continue() : route.abort()));
     await page.goto(`${server.url}/notebooks/browser.ipynb?token=${server.token}`);
-    await waitIdle();
-    await run(0);
-    await cell(0).locator('.output_area').first().waitFor({ timeout: 120_000 });
-    await waitIdle();
+    await runInTurn(0);
+    await appeared(cell(0).locator('.output_area').first());
     assert.match(await cell(0).locator('.output_area').first().innerText(), /galmorph backend/);
   });
 
@@ -203,13 +216,8 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
   });
 
   it('the anomaly form: captions, zoom, a score, skip, undo, and next batch without the skipped galaxy', async () => {
-    await waitIdle();
-    await run(4);
-    await waitIdle();
-    await run(5);
-    const form = cell(5).locator('.galmorph-anomaly-form');
-    await form.waitFor({ timeout: 120_000 });
-    await waitIdle();
+    await runInTurn(4, 5);
+    const form = await appeared(cell(5).locator('.galmorph-anomaly-form'));
     const labels = path.join(dir, 'labels.jsonl');
     const tiles = form.locator('figure.galmorph-tile');
     assert.equal(await tiles.count(), 3);
@@ -255,11 +263,8 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
   });
 
   it('a stale anomaly form after a kernel restart says to run the cell again and writes nothing', async () => {
-    await waitIdle();
-    await run(5);
-    const form = cell(5).locator('.galmorph-anomaly-form');
-    await form.waitFor({ timeout: 120_000 });
-    await waitIdle();
+    await runInTurn(5);
+    const form = await appeared(cell(5).locator('.galmorph-anomaly-form'));
     const labels = path.join(dir, 'labels.jsonl');
     const before = fs.readFileSync(labels, 'utf8');
 
@@ -280,13 +285,8 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
 
   it('a DataFrame round trip (catalogue → DataFrame → catalogue) keeps 19-digit ids exact, shown as a sortable table', async () => {
     // The kernel was restarted by the previous test: run the imports again.
-    await waitIdle();
-    await run(0);
-    await waitIdle();
-    await run(6);
-    const table = cell(6).locator('table.galmorph-dataframe');
-    await table.waitFor({ timeout: 120_000 });
-    await waitIdle();
+    await runInTurn(0, 6);
+    const table = await appeared(cell(6).locator('table.galmorph-dataframe'));
     const out = await cell(6).locator('.output_wrapper').innerText();
     assert.ok(out.includes(`round trip ${SDSS_IDS.join(' ')}`), out);
     const shown = await table.locator('tbody tr td:first-child').allInnerTexts();
