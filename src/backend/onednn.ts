@@ -449,8 +449,11 @@ function registerAffineGradient(): void {
   });
 }
 
-/** Whether galmorph's batch-norm layer should call the native kernels (active, float32 input). */
-export function nativeBatchNorm(x: tf.Tensor): boolean {
+/**
+ * Whether galmorph's own kernels (batch norm, swish, Adam) can run on `x`: this backend active and
+ * current, a non-empty float32 tensor. Their callers otherwise compute the same thing in tf ops.
+ */
+export function galmorphKernelsFor(x: tf.Tensor): boolean {
   return active && x.dtype === 'float32' && x.size > 0 && tf.getBackend() === 'wasm';
 }
 
@@ -575,14 +578,9 @@ const adamKernel = galmorphKernel(ADAM, ({ value, m, v, grad }, b, attrs) => {
   return outs;
 });
 
-/** Whether galmorph's Adam should update `x` natively (the backend active, float32). */
-export function nativeAdam(x: tf.Tensor): boolean {
-  return nativeBatchNorm(x);
-}
-
 /** Whether galmorph's swish layer should call the native kernels (active, float32, large enough to pay). */
 export function nativeSwish(x: tf.Tensor): boolean {
-  return nativeBatchNorm(x) && x.size >= ELTWISE_MIN;
+  return galmorphKernelsFor(x) && x.size >= ELTWISE_MIN;
 }
 
 /**

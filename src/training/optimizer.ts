@@ -6,7 +6,7 @@
  * On every other backend it is tfjs's Adam unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ADAM, AdamAttrs, nativeAdam } from '../backend/onednn';
+import { ADAM, AdamAttrs, galmorphKernelsFor } from '../backend/onednn';
 
 /** The AdamOptimizer fields this class reads (private in tfjs's typings). */
 interface AdamState {
@@ -27,7 +27,7 @@ export class GalmorphAdam extends tf.AdamOptimizer {
   override applyGradients(variableGradients: VariableGradients): void {
     const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
     const first = names.length > 0 ? tf.engine().registeredVariables[names[0]!] : undefined;
-    if (!first || !nativeAdam(first)) {
+    if (!first || !galmorphKernelsFor(first)) {
       super.applyGradients(variableGradients);
       return;
     }

@@ -9,7 +9,7 @@
  * for the statistics, the gradient sums and the affine maps. Same weights and names as Keras' layer.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BN_AFFINE, BN_BACKWARD_SUMS, BN_STATS, nativeBatchNorm } from '../../backend/onednn';
+import { BN_AFFINE, BN_BACKWARD_SUMS, BN_STATS, galmorphKernelsFor } from '../../backend/onednn';
 
 export interface BatchNormArgs {
   momentum?: number;
@@ -66,7 +66,7 @@ export function batchNormTraining(
   const op = tf.customGrad((...args: (tf.Tensor | ((ts: tf.Tensor[]) => void))[]) => {
     const [xs, g, bt] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as (ts: tf.Tensor[]) => void;
-    const native = nativeBatchNorm(xs);
+    const native = galmorphKernelsFor(xs);
     let mu: tf.Tensor1D;
     let v: tf.Tensor1D;
     if (native) {
@@ -87,7 +87,7 @@ export function batchNormTraining(
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, smu, r, sg] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-        const useNative = nativeBatchNorm(dy);
+        const useNative = galmorphKernelsFor(dy);
         if (useNative) {
           // dx = a·dy + b·(x − μ) + c0 with a = γ·r, b = −a·r·dγ/m, c0 = −a·dβ/m
           const [dBeta, sumDyXc] = nativeSums(dy, sx, smu);
@@ -146,7 +146,7 @@ export class GalmorphBatchNorm extends tf.layers.Layer {
     const gamma = this.gamma.read() as tf.Tensor1D;
     const beta = this.beta.read() as tf.Tensor1D;
     if (!kwargs.training) {
-      if (nativeBatchNorm(x)) {
+      if (galmorphKernelsFor(x)) {
         return tf.tidy(() => {
           const scale = tf.mul(gamma, tf.rsqrt(tf.add(this.movingVariance.read(), this.epsilon))) as tf.Tensor1D;
           return nativeAffine(x, scale, tf.sub(beta, tf.mul(this.movingMean.read(), scale)) as tf.Tensor1D);
