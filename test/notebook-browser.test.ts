@@ -129,10 +129,23 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
   }
 
   /** Waits for `what` to appear and the kernel to finish the cell that shows it. */
-  async function appeared(what: Locator): Promise<Locator> {
-    await what.waitFor({ timeout: 120_000 });
+  async function appeared(what: Locator, shownIn?: Locator): Promise<Locator> {
+    await what.waitFor({ timeout: 120_000 }).catch(async (err: unknown) => {
+      // Say what the cell showed instead: an error in the cell is otherwise only a timeout here.
+      const shown = shownIn ? await shownIn.locator('.output_wrapper').innerText().catch(() => '(no output)') : '';
+      throw new Error(`${String(err)}${shown ? `\nthe cell shows:\n${shown}` : ''}`);
+    });
     await waitIdle();
     return what;
+  }
+
+  /**
+   * After a failed cell, tslab cancels every execute request that reaches it in the next 200 ms
+   * (TaskQueue.reset(200) in tslab/dist/jupyter.js): a cell run sooner would show nothing at all.
+   */
+  async function settleAfterFailedCell(): Promise<void> {
+    await waitIdle();
+    await new Promise((r) => setTimeout(r, 400));
   }
 
   async function menu(top: string, item: string): Promise<void> {
@@ -193,6 +206,7 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
     assert.equal(await doneOf(), stoppedAt, 'no batch ran after the interrupt');
 
     await waitIdle(30_000);
+    await settleAfterFailedCell();
     await run(2);
     await cell(2).locator('.output_area').first().waitFor({ timeout: 60_000 });
     assert.match(await cell(2).locator('.output_area').first().innerText(), /the kernel answers 42/);
@@ -213,11 +227,12 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
     await error.locator('summary').click();
     assert.match(await error.locator('pre').innerText(), /src\/data\/catalog\.ts:\d+/, 'the stack points at the TypeScript source');
     if (shots) await cell(3).screenshot({ path: path.join(shots, 'notebook-error.png') });
+    await settleAfterFailedCell();
   });
 
   it('the anomaly form: captions, zoom, a score, skip, undo, and next batch without the skipped galaxy', async () => {
     await runInTurn(4, 5);
-    const form = await appeared(cell(5).locator('.galmorph-anomaly-form'));
+    const form = await appeared(cell(5).locator('.galmorph-anomaly-form'), cell(5));
     const labels = path.join(dir, 'labels.jsonl');
     const tiles = form.locator('figure.galmorph-tile');
     assert.equal(await tiles.count(), 3);
@@ -264,7 +279,7 @@ describe('notebooks in the browser (classic Notebook server, tslab kernel, Chrom
 
   it('a stale anomaly form after a kernel restart says to run the cell again and writes nothing', async () => {
     await runInTurn(5);
-    const form = await appeared(cell(5).locator('.galmorph-anomaly-form'));
+    const form = await appeared(cell(5).locator('.galmorph-anomaly-form'), cell(5));
     const labels = path.join(dir, 'labels.jsonl');
     const before = fs.readFileSync(labels, 'utf8');
 
