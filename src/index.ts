@@ -36,7 +36,7 @@ export type { ImageSource } from './encoders/encode';
 export type { BatchOptions } from './data/batches';
 
 // Models: the galaxy model and fine-tuned models, prediction as data
-export { loadGalaxyModel, defaultModelDir } from './models/load';
+export { loadGalaxyModel, defaultModelDir, defaultEncoderDir } from './models/load';
 export type { LoadedGalaxyModel, GalaxyModelConfig } from './models/galaxy-model';
 export { FineTunedModel } from './models/finetuned-model';
 export { loadModel, predictCatalog, CatalogPrediction } from './models/predict';

@@ -9,7 +9,7 @@ import { cacheName, ENCODER_IDS, ENCODERS, loadEncoder } from '../src/encoders/r
 import { classificationTargets } from '../src/finetune/labels';
 import { finetune } from '../src/finetune/train';
 import { representationModel } from '../src/models/galaxy-model';
-import { defaultModelDir, loadGalaxyModel } from '../src/models/load';
+import { defaultEncoderDir, defaultModelDir, loadGalaxyModel } from '../src/models/load';
 import { disposeModel, loadModel, predictCatalog } from '../src/models/predict';
 import { gz2Sample } from './support/fixtures';
 
@@ -26,13 +26,16 @@ describe('encoder registry and the one inference loop', function () {
     }
     await assert.rejects(loadEncoder('resnet50'), /unknown encoder 'resnet50'\. Valid choices: galmorph, imagenet-mobilenetv2, imagenet-mobilenetv1, scratch-galmorph-cnn, scratch-mobilenetv2, scratch-mobilenetv1, or a galmorph model folder/);
     assert.equal(cacheName({ id: 'imagenet-mobilenetv2' }), 'imagenet', 'the similarity notebook cache name');
-    assert.equal(cacheName({ id: 'galmorph', modelDir: defaultModelDir() }), 'galmorph');
+    assert.equal(cacheName({ id: 'galmorph' }), 'galmorph-honest', 'the committed encoder, named after its folder');
+    assert.equal(cacheName({ id: 'galmorph', modelDir: defaultEncoderDir() }), 'galmorph-honest');
+    assert.equal(cacheName({ id: 'galmorph', modelDir: defaultModelDir() }), 'galmorph-galmorph-pretrained', 'another folder: never the default encoder\'s cache');
+    assert.match(cacheName({ id: 'galmorph', modelDir: '/elsewhere/honest' }), /^galmorph-honest-[0-9a-f]{8}$/, 'a folder that would take the default\'s name gets a hash');
     assert.equal(cacheName({ id: 'scratch-mobilenetv1', seed: 3 }), 'scratch-mobilenetv1-seed3');
   });
 
   it('encode() gives the galaxy model\'s representation exactly as a hand-written loop does, for any batch size, and leaks nothing', async () => {
     const catalog = gz2Sample(7);
-    const loaded = await loadGalaxyModel();
+    const loaded = await loadGalaxyModel(defaultEncoderDir());
     // Independent reference: decode, central view, the representation layer, one galaxy at a time.
     const rep = representationModel(loaded.model);
     const loader = loaderFor({ kind: 'galmorph', size: loaded.config.size, channels: loaded.config.channels });

@@ -267,7 +267,7 @@ describe('fine-tuning on shared galaxies', function () {
     const dir = tempDir();
     const file = embeddingCachePath('rings4', start, dir);
     assert.equal(path.basename(file), 'rings4-scratch-galmorph-cnn-seed2.parquet');
-    assert.equal(path.basename(embeddingCachePath('x', { id: 'galmorph' }, dir)), 'x-galmorph.parquet', 'shared with the similarity notebook');
+    assert.equal(path.basename(embeddingCachePath('x', { id: 'galmorph' }, dir)), 'x-galmorph-honest.parquet', 'shared with the similarity notebook');
     const a = await cachedEmbeddings(start, cat, file);
     const mtime = fs.statSync(file).mtimeMs;
     const b = await cachedEmbeddings(start, cat, file);

@@ -145,7 +145,7 @@ await showGalaxies(gz2, {
 // then the Gaussian process chooses, and the form warns while it still predicts every galaxy alike.
 // From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`.
 // %%
-const session = gm.anomaly.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", "galmorph"), `${gm.outDir()}/anomaly/my-gz2-labels.jsonl`);
+const session = gm.anomaly.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", { id: "galmorph" }), `${gm.outDir()}/anomaly/my-gz2-labels.jsonl`);
 // %%
 // The form in a cell of its own: "next batch" runs this cell again, keeping the session (and its skips).
 await anomalyForm(session, gz2, { count: 5, captions: (r) => `GZ2 class ${r.gz2_class}` });

@@ -170,7 +170,7 @@ const trainIds = new Set([...split.pool.positive, ...split.pool.negative].map((i
 const testIds = split.test.map((i) => rings.ids()[i]);
 const kept = await gm.finetuning.finetuneCatalog({
   catalog: rings.subset([...trainIds]), labelCol: "ring", head: HEAD, learningRate: LEARNING_RATE,
-  featureCache: path.join(cacheDir, "decals-rings-470-train-pool-galmorph.parquet"),
+  featureCache: gm.embeddingCachePath("decals-rings-470-train-pool", { id: "galmorph" }, cacheDir),
   out: path.join(gm.outDir(), "models", "rings-finetuned"),
 });
 // %%

@@ -11,7 +11,7 @@ import { describeBackend, initBackend } from '../backend/select';
 import { readCatalog } from '../data/catalog';
 import { DEFAULT_CONFIG } from '../models/galaxy-model';
 import { ENCODER_IDS, loadEncoder } from '../encoders/registry';
-import { defaultModelDir } from '../models/load';
+import { defaultEncoderDir, defaultModelDir } from '../models/load';
 import { disposeModel, loadModel, predictCatalog } from '../models/predict';
 import { readTrainLog, writeModelCard } from '../training/model-card';
 import { closeSharedRenderer, exportFigure, findChromium } from '../plots/export';
@@ -211,7 +211,7 @@ export function evaluateCommand(): Command {
 export function embedCommand(): Command {
   return addQueueOptions(addSkipUnreadableOption(new Command('embed')))
     .description("the galaxy model's representation of every galaxy of a catalogue (Parquet or Arrow: id, vector); a rerun continues an interrupted one")
-    .option('--model <dir|id>', `a model folder from galmorph train, or an encoder id (${ENCODER_IDS.join(', ')})`, defaultModelDir())
+    .option('--model <dir|id>', `a model folder from galmorph train, or an encoder id (${ENCODER_IDS.join(', ')})`, defaultEncoderDir())
     .requiredOption('--catalog <file>', 'catalogue of galaxies (CSV, Parquet, Arrow)')
     .option('--id-col <col>', 'id column', 'id')
     .option('--image-col <col>', 'image column', 'file')

@@ -11,6 +11,7 @@
  * Random initialisations are seeded (each layer's own initialiser), so a scratch encoder is the
  * same network every time for the same seed.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -19,7 +20,7 @@ import { buildEncoder } from '../models/architectures';
 import type { EncoderInfo } from '../models/finetuned-model';
 import { LoadedGalaxyModel, representationModel } from '../models/galaxy-model';
 import { loadMobileNetV1, loadMobileNetV2, manifestTopology, MOBILENET_V1, MOBILENET_V2 } from '../models/imagenet';
-import { defaultModelDir, loadGalaxyModel } from '../models/load';
+import { defaultEncoderDir, loadGalaxyModel } from '../models/load';
 import { disposeModels, pooledModel, reinitialize } from '../models/surgery';
 // Custom layers, registered before any model using them is deserialised.
 import '../models/layers/batch-norm';
@@ -63,7 +64,7 @@ export function galaxyModelEncoder(loaded: LoadedGalaxyModel): Encoder {
   const model = representationModel(loaded.model);
   return {
     id: 'galmorph',
-    description: `galmorph's pretrained galaxy model (${loaded.config.arch}, ${loaded.config.size} px) from ${path.relative(process.cwd(), loaded.dir) || loaded.dir}`,
+    description: `galmorph's galaxy model (${loaded.config.arch}, ${loaded.config.size} px) from ${path.relative(process.cwd(), loaded.dir) || loaded.dir}`,
     pretraining: 'galaxy zoo',
     preprocess: { kind: 'galmorph', size: loaded.config.size, channels: loaded.config.channels },
     modelDir: loaded.dir,
@@ -140,9 +141,9 @@ function scratchMobileNetEntry(v2: boolean): EncoderEntry {
 export const ENCODERS: readonly EncoderEntry[] = [
   {
     id: 'galmorph',
-    description: "galmorph's pretrained galaxy model (or any `galmorph train` folder)",
+    description: "galmorph's galaxy representation, trained without the labels the experiments evaluate (models/galmorph-honest), or any `galmorph train` folder",
     pretraining: 'galaxy zoo',
-    load: async ({ modelDir }) => galaxyModelEncoder(await loadGalaxyModel(modelDir ?? defaultModelDir())),
+    load: async ({ modelDir }) => galaxyModelEncoder(await loadGalaxyModel(modelDir ?? defaultEncoderDir())),
   },
   imagenetEntry(true),
   imagenetEntry(false),
@@ -172,13 +173,20 @@ export async function loadEncoder(id: string, options: LoadEncoderOptions = {}):
 
 /**
  * The name under which an encoder's features of a dataset are cached (out/embeddings/<dataset>-<name>.parquet):
- * `galmorph` for the committed model, `galmorph-<folder>` for another, `imagenet` for MobileNetV2,
- * `<id>-seed<n>` for scratch encoders. Notebooks share caches through these names.
+ * the committed encoder's folder name (`galmorph-honest`), `galmorph-<folder>` for another model
+ * folder, `imagenet` for MobileNetV2, `<id>-seed<n>` for scratch encoders. Notebooks share caches
+ * through these names.
  */
 export function cacheName(info: Pick<EncoderInfo, 'id' | 'modelDir' | 'seed'>): string {
   if (info.id === 'galmorph') {
-    const isDefault = !info.modelDir || path.resolve(info.modelDir) === defaultModelDir();
-    return isDefault ? 'galmorph' : `galmorph-${path.basename(info.modelDir!)}`;
+    // Named after the model folder, the default's too, so that features cached with an earlier
+    // default model are never read as this one's; another folder that would take the same name
+    // gets its path's hash as well.
+    const defaultName = path.basename(defaultEncoderDir());
+    const dir = path.resolve(info.modelDir ?? defaultEncoderDir());
+    if (dir === defaultEncoderDir()) return defaultName;
+    const name = `galmorph-${path.basename(dir)}`;
+    return name === defaultName ? `${name}-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}` : name;
   }
   if (info.id === 'imagenet-mobilenetv2') return 'imagenet';
   return info.seed !== undefined ? `${info.id}-seed${info.seed}` : info.id;

@@ -13,9 +13,23 @@ import './layers/batch-norm';
 import './layers/mc-dropout';
 import './layers/swish';
 
-/** The pretrained galmorph model committed with the project. */
+/**
+ * The committed model whose predicted vote fractions galmorph reports when none is given
+ * (`galmorph predict`, `galmorph evaluate`, the explorer's predictions and "describe in words"):
+ * trained on every vote it has, because predictions are best served by all of them.
+ */
 export function defaultModelDir(): string {
   return path.join(projectRoot(), 'models', 'galmorph-pretrained');
+}
+
+/**
+ * The committed model whose representation the `galmorph` encoder is (`galmorph embed`, similarity,
+ * anomaly, fine-tuning and notebooks 02-04): trained without any label those experiments evaluate
+ * (no GZ2/Kaggle odd or odd-feature votes, no GZ1 merger class, never a ring label), as the paper's
+ * encoder never saw its evaluation labels. Its model card lists what was excluded.
+ */
+export function defaultEncoderDir(): string {
+  return path.join(projectRoot(), 'models', 'galmorph-honest');
 }
 
 export async function loadGalaxyModel(dir: string = defaultModelDir()): Promise<LoadedGalaxyModel> {

@@ -6,8 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend/select';
+import { projectRoot } from '../paths';
 import { AnswerSpace, LoadedGalaxyModel } from '../models/galaxy-model';
-import { defaultModelDir, loadGalaxyModel } from '../models/load';
+import { defaultEncoderDir, defaultModelDir, loadGalaxyModel } from '../models/load';
 import { compareFractions, Evaluation, fractionsFromCounts, meanFractions } from '../models/evaluate';
 import { predictFiles } from '../models/predict';
 import { loadVoteDataset } from '../schemas/vote-datasets';
@@ -105,8 +106,10 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
     `# Model card: ${path.basename(loaded.dir)}`,
     '',
     path.resolve(loaded.dir) === path.resolve(defaultModelDir())
-      ? 'The galaxy model galmorph uses when none is given (`galmorph predict`, `galmorph embed`). Written by'
-      : `A galaxy model for \`--model ${path.relative(process.cwd(), loaded.dir) || '.'}\` (the default is models/galmorph-pretrained). Written by`,
+      ? 'The galaxy model whose predictions galmorph reports when none is given (`galmorph predict`, `galmorph evaluate`, `galmorph serve`). Written by'
+      : path.resolve(loaded.dir) === path.resolve(defaultEncoderDir())
+        ? 'The galaxy model whose representation galmorph uses when none is given (the `galmorph` encoder: `galmorph embed`, similarity, anomaly, fine-tuning, notebooks 02-04). Written by'
+        : `A galaxy model for \`--model ${path.relative(process.cwd(), loaded.dir) || '.'}\` (the defaults are ${path.relative(projectRoot(), defaultModelDir())} for predictions, ${path.relative(projectRoot(), defaultEncoderDir())} for the representation). Written by`,
     `\`galmorph evaluate --model ${path.relative(process.cwd(), loaded.dir) || '.'}\` from this folder's own files.`,
     '',
     '## Model',
