@@ -39,7 +39,7 @@ import { loadGalaxyModel } from '../src/models/load';
 import { fingerprintedEmbeddings } from '../src/representations/cache';
 import { evaluateTag } from '../src/similarity/evaluate';
 import { evaluateOnGz2Test, readSplit } from '../src/training/model-card';
-import { kaggleHeldOut } from './kaggle-rmse';
+import { kaggleHeldOut } from '../src/models/kaggle-rmse';
 
 const RINGS = 'decals-rings-470';
 const TEST_PER_CLASS = 47;

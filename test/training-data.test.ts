@@ -102,6 +102,7 @@ describe('training data: the honest protocol and dataset loss weights', function
     const { card } = await writeModelCard(out, 1);
     assert.match(card, /Excluded from training \(preset 'honest': every gz2 vote on t06_odd, t08_odd_feature; the gz1 question led by merger .*\)\. gz2-hart16-1000: \d+ votes of \d+ galaxies masked, 0 galaxies dropped .*; gz1-sdss-4019: 2 votes of 2 galaxies masked, 2 galaxies dropped/);
     assert.match(card, /dataset loss weights: gz2-hart16-1000 1, gz1-sdss-4019 0\.5 \(each galaxy's loss term times its dataset's weight/);
+    assert.match(card, /## Test metrics: Kaggle Galaxy Challenge\n\nNot measured: the model's config\.json does not list gz2-kaggle-5000 among its training datasets\./, 'a model without Kaggle galaxies says why the Kaggle score is missing');
   });
 
   it("with weight 0 for one dataset, the loss is the loss on the other dataset's galaxies alone", async () => {

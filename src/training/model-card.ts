@@ -10,6 +10,7 @@ import { projectRoot } from '../paths';
 import { AnswerSpace, LoadedGalaxyModel } from '../models/galaxy-model';
 import { defaultEncoderDir, defaultModelDir, loadGalaxyModel } from '../models/load';
 import { compareFractions, Evaluation, fractionsFromCounts, meanFractions } from '../models/evaluate';
+import { KAGGLE_REFERENCES, kaggleHeldOut } from '../models/kaggle-rmse';
 import { predictFiles } from '../models/predict';
 import { loadVoteDataset } from '../schemas/vote-datasets';
 import { assemble, TrainingSet } from './vote-data';
@@ -100,6 +101,7 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
   if (!loaded.config.schemas.includes('gz2')) throw new Error(`galmorph: ${loaded.dir} has no GZ2 output to evaluate`);
 
   const { evaluation, galaxies: testGalaxies } = await evaluateOnGz2Test(loaded, split, samples);
+  const kaggle = await kaggleHeldOut(loaded, info.datasets.map((d) => d.id), split.test, samples);
   const best = log.filter((r) => r.best).at(-1);
   const wall = log.reduce((s, r) => s + r.seconds, 0);
   const lines = [
@@ -155,10 +157,30 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
     '| --- | --- | --- |',
     ...evaluation.questions.map((q) => `| ${q.question} | ${q.n} | ${fmt(q.accuracy)} |`),
     '',
+    ...kaggleSection(kaggle, samples, Boolean(info.exclusion)),
   ];
   const card = lines.join('\n');
   fs.writeFileSync(path.join(loaded.dir, 'MODEL_CARD.md'), card);
-  fs.writeFileSync(path.join(loaded.dir, 'metrics.json'), JSON.stringify({ backend: backend.name, samples, ...evaluation }, null, 2) + '\n');
+  fs.writeFileSync(path.join(loaded.dir, 'metrics.json'), JSON.stringify({ backend: backend.name, samples, ...evaluation, kaggle }, null, 2) + '\n');
   loaded.model.dispose();
   return { evaluation, card };
+}
+
+/** The card's Kaggle section: the competition's RMSE on the held-out Kaggle galaxies beside its references. */
+function kaggleSection(kaggle: Awaited<ReturnType<typeof kaggleHeldOut>>, samples: number, excluded: boolean): string[] {
+  if ('skipped' in kaggle) return [`## Test metrics: Kaggle Galaxy Challenge`, '', `Not measured: ${kaggle.skipped}.`, ''];
+  return [
+    `## Test metrics: Kaggle Galaxy Challenge, ${kaggle.galaxies} held-out galaxies`,
+    '',
+    `The competition's score, the RMSE over its cumulative vote columns, on the held-out gz2-kaggle-5000 galaxies of this model's test split (mean of ${samples} MC-dropout samples), over the ${kaggle.columns.length} columns the catalogue has (${kaggle.columns[0]} … ${kaggle.columns.at(-1)}): **${fmt(kaggle.rmse)}**.`,
+    '',
+    '| | RMSE |',
+    '| --- | --- |',
+    `| this model (${kaggle.columns.length} columns, ${kaggle.galaxies} held-out galaxies) | ${fmt(kaggle.rmse)} |`,
+    ...KAGGLE_REFERENCES.map((r) => `| ${r.entry} (all 37 columns, Kaggle's test set) | ${r.rmse.toFixed(3)} |`),
+    '',
+    'The references score all 37 columns, including the detailed questions this catalogue lacks, on a different test set: a guide to scale, not a like-for-like comparison.' +
+      (excluded ? ' The columns include the questions excluded from this model\'s training (above), which it never learned.' : ''),
+    '',
+  ];
 }
