@@ -161,14 +161,14 @@ interface QueryRun {
  * parent's peak into a spawned child's getrusage maxRSS, so that would report this benchmark's own
  * memory (it holds every vector) for any child smaller than it.
  */
-function queryProcess(dir: string, ids: string[], opts: { cache?: number | 'lancedb'; exact?: boolean }): QueryRun {
+function queryProcess(dir: string, ids: string[], opts: { cache?: number | 'lancedb'; exact?: boolean; nprobes?: number; refineFactor?: number }): QueryRun {
   const script = `
     const { LanceSearch } = require(${JSON.stringify(path.join(projectRoot(), 'dist', 'src', 'similarity', 'lance.js'))});
     (async () => {
       const ids = JSON.parse(require('fs').readFileSync(0, 'utf8'));
       const s = await LanceSearch.open(${JSON.stringify(dir)}, ${JSON.stringify(opts.cache === undefined ? {} : { cacheMiB: opts.cache })});
       const rssAtOpen = process.memoryUsage().rss;
-      const q = { k: 10, exact: ${opts.exact === true} };
+      const q = { k: 10, exact: ${opts.exact === true}, nprobes: ${opts.nprobes ?? 20}${opts.refineFactor ? `, refineFactor: ${opts.refineFactor}` : ''} };
       await s.similar(ids[0], q);
       const found = []; const t = performance.now();
       for (const id of ids) found.push((await s.similar(id, q)).map((n) => n.id));
@@ -204,7 +204,18 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
   const q = queryProcess(dir, queryIds, {});
   const lanceDefaults = queryProcess(dir, queryIds, { cache: 'lancedb' });
   const exactScan = queryProcess(dir, queryIds.slice(0, 5), { exact: true });
-  const recall = q.found.reduce((s, f, i) => s + f.filter((id) => truth[i]!.has(id)).length, 0) / (queries * 10);
+  const recallOf = (r: QueryRun) => r.found.reduce((s, f, i) => s + f.filter((id) => truth[i]!.has(id)).length, 0) / (queries * 10);
+  const recall = recallOf(q);
+  // more IVF partitions probed: recall, latency and peak memory (each in its own process, bounded caches)
+  const byNprobes = [50, 100].map((nprobes) => {
+    const r = queryProcess(dir, queryIds, { nprobes });
+    return { nprobes, recallAt10: recallOf(r), msPerQuery: r.msPerQuery, maxRssMiB: r.maxRssMiB };
+  });
+  // IVF-PQ: more candidates re-ranked by their stored vectors (nprobes 20)
+  const byRefineFactor = variant.index !== 'ivf-pq' ? undefined : [5, 50, 100].map((refineFactor) => {
+    const r = queryProcess(dir, queryIds, { refineFactor });
+    return { refineFactor, recallAt10: recallOf(r), msPerQuery: r.msPerQuery, maxRssMiB: r.maxRssMiB };
+  });
   const entry = {
     set: name,
     galaxies: n,
@@ -226,7 +237,9 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
     queryProcessRssAfterOpenMiB: q.rssAtOpenMiB,
     queryProcessCacheMiB: DEFAULT_CACHE_MIB,
     lanceDefaultCachesMaxRssMiB: lanceDefaults.maxRssMiB,
-    lanceDefaultCachesRecallAt10: lanceDefaults.found.reduce((s, f, i) => s + f.filter((id) => truth[i]!.has(id)).length, 0) / (queries * 10),
+    lanceDefaultCachesRecallAt10: recallOf(lanceDefaults),
+    byNprobes,
+    ...(byRefineFactor ? { byRefineFactor } : {}),
     exactScanProcessMaxRssMiB: exactScan.maxRssMiB,
     measuredWith: "ANN queries in their own process with galmorph's bounded caches, peak RSS from /proc VmHWM; the same with LanceDB's default caches in a second process; exact scans (5 queries) in a third",
     measuredAt: new Date().toISOString(),
