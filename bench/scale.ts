@@ -6,11 +6,16 @@
  *  2. LanceDB (src/similarity/lance.ts) at 10^5 and 10^6 vectors, 256 dimensions and 10 PCA
  *     components, on synthetic clustered vectors and on jittered copies of real embeddings: build
  *     time, disk size, recall@10 against exact search, latency per query and the peak resident memory
- *     of a separate query process (which opens the table and answers queries by galaxy id).
+ *     of a separate query process (which opens the table as `galmorph similar --lance` does, with
+ *     galmorph's bounded caches, and answers queries by galaxy id); the same queries in a process
+ *     with LanceDB's default caches, and the exact scans in a third process, are measured beside it.
  *   npm run bench:scale -- --sizes 100000            only these set sizes
+ *   npm run bench:scale -- --sets clustered          only these sets (clustered, jittered)
+ *   npm run bench:scale -- --index ivf-pq            only these index kinds (ivf-pq, ivf-hnsw-sq)
+ *   npm run bench:scale -- --dims 256                only these searched dimensions (10: the PCA column, 256)
  *   npm run bench:scale -- --skip-embed              LanceDB only
- *   npm run bench:scale -- --keep FILE               LanceDB only, keeping FILE's results and skipping its sets
- *   npm run bench:scale -- --pq                      also IVF-PQ on 256 dimensions at 10^5 (slow here)
+ *   npm run bench:scale -- --keep FILE               LanceDB only, keeping FILE's results and skipping the rows it has
+ *   npm run bench:scale -- --redo                    with --keep: measure the selected rows again, replacing FILE's
  *   npm run bench:scale -- --galaxies 400            galaxies for the throughput runs
  *   npm run bench:scale -- --out FILE.json
  */
@@ -24,7 +29,7 @@ import { readCatalog } from '../src/data/catalog';
 import { Embeddings, readEmbeddings } from '../src/data/embeddings';
 import { outDir, projectRoot, resolveDataPath } from '../src/paths';
 import { RepresentationPca } from '../src/representations/pca';
-import { buildLanceFrom, LanceIndexKind } from '../src/similarity/lance';
+import { buildLanceFrom, DEFAULT_CACHE_MIB, DEFAULT_REFINE_FACTOR, LanceIndexKind } from '../src/similarity/lance';
 import { exactSearch } from '../src/similarity/search';
 import { startRedis } from '../test/support/redis';
 import { jittered, mixture } from './synthetic';
@@ -36,6 +41,9 @@ function arg(name: string): string | undefined {
 const OUT = arg('--out') ?? path.join(projectRoot(), 'bench', 'results', 'scale.json');
 const SIZES = (arg('--sizes') ?? '100000,1000000').split(',').map(Number);
 const GALAXIES = Number(arg('--galaxies') ?? 400);
+const SETS = (arg('--sets') ?? 'clustered,jittered').split(',');
+const INDEXES = (arg('--index') ?? 'ivf-pq,ivf-hnsw-sq').split(',') as LanceIndexKind[];
+const DIMS = (arg('--dims') ?? '10,256').split(',').map(Number);
 const bin = path.join(projectRoot(), 'bin', 'galmorph.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'galmorph-bench-scale-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
@@ -139,27 +147,40 @@ function du(dir: string): number {
   return n;
 }
 
-/** A separate query process: opens the table, answers the queries by id; its timings and peak RSS. */
-function queryProcess(dir: string, ids: string[], exactToo: number): { found: string[][]; msPerQuery: number; exactMsPerQuery: number; maxRssMiB: number; rssAtOpenMiB: number } {
+interface QueryRun {
+  found: string[][];
+  msPerQuery: number;
+  maxRssMiB: number;
+  rssAtOpenMiB: number;
+}
+
+/**
+ * A separate query process: opens the table (`cache` as LanceSearch.open takes it), answers the
+ * queries by id (exactly with `exact`); its timings, its resident memory after opening and its peak.
+ * The peak is the process's own high-water mark (VmHWM in /proc/self/status): Linux carries a
+ * parent's peak into a spawned child's getrusage maxRSS, so that would report this benchmark's own
+ * memory (it holds every vector) for any child smaller than it.
+ */
+function queryProcess(dir: string, ids: string[], opts: { cache?: number | 'lancedb'; exact?: boolean; nprobes?: number; refineFactor?: number }): QueryRun {
   const script = `
     const { LanceSearch } = require(${JSON.stringify(path.join(projectRoot(), 'dist', 'src', 'similarity', 'lance.js'))});
     (async () => {
       const ids = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-      const s = await LanceSearch.open(${JSON.stringify(dir)});
+      const s = await LanceSearch.open(${JSON.stringify(dir)}, ${JSON.stringify(opts.cache === undefined ? {} : { cacheMiB: opts.cache })});
       const rssAtOpen = process.memoryUsage().rss;
-      await s.similar(ids[0], { k: 10 });
-      const found = []; let t = performance.now();
-      for (const id of ids) found.push((await s.similar(id, { k: 10 })).map((n) => n.id));
+      const q = { k: 10, exact: ${opts.exact === true}, nprobes: ${opts.nprobes ?? 20}${opts.refineFactor ? `, refineFactor: ${opts.refineFactor}` : ''} };
+      await s.similar(ids[0], q);
+      const found = []; const t = performance.now();
+      for (const id of ids) found.push((await s.similar(id, q)).map((n) => n.id));
       const ms = (performance.now() - t) / ids.length;
-      t = performance.now();
-      for (const id of ids.slice(0, ${exactToo})) await s.similar(id, { k: 10, exact: true });
-      const exactMs = ${exactToo} > 0 ? (performance.now() - t) / ${exactToo} : 0;
       s.close();
-      console.log(JSON.stringify({ found, msPerQuery: ms, exactMsPerQuery: exactMs, maxRssMiB: process.resourceUsage().maxRSS / 1024, rssAtOpenMiB: rssAtOpen / 2 ** 20 }));
+      // the peak from /proc (VmHWM), not getrusage: a spawned child's ru_maxrss starts at its parent's peak
+      const hwm = Number(/VmHWM:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]);
+      console.log(JSON.stringify({ found, msPerQuery: ms, maxRssMiB: hwm / 1024, rssAtOpenMiB: rssAtOpen / 2 ** 20 }));
     })();`;
   const r = spawnSync(process.execPath, ['-e', script], { input: JSON.stringify(ids), encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LANCE_LOG: 'error' } });
   if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ReturnType<typeof queryProcess>;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as QueryRun;
 }
 
 async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; index: LanceIndexKind; partitions?: number }): Promise<void> {
@@ -179,8 +200,22 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
   const te = performance.now();
   const truth = rows.map((q) => new Set(exactSearch(space, space.vectors.subarray(q * space.dim, (q + 1) * space.dim), 10, 'cosine', q).map((h) => e.ids[h.index]!)));
   const exactJsMs = (performance.now() - te) / queries;
-  const q = queryProcess(dir, rows.map((r) => e.ids[r]!), 5);
-  const recall = q.found.reduce((s, f, i) => s + f.filter((id) => truth[i]!.has(id)).length, 0) / (queries * 10);
+  const queryIds = rows.map((r) => e.ids[r]!);
+  const q = queryProcess(dir, queryIds, {});
+  const lanceDefaults = queryProcess(dir, queryIds, { cache: 'lancedb' });
+  const exactScan = queryProcess(dir, queryIds.slice(0, 5), { exact: true });
+  const recallOf = (r: QueryRun) => r.found.reduce((s, f, i) => s + f.filter((id) => truth[i]!.has(id)).length, 0) / (queries * 10);
+  const recall = recallOf(q);
+  // more IVF partitions probed: recall, latency and peak memory (each in its own process, bounded caches)
+  const byNprobes = [50, 100].map((nprobes) => {
+    const r = queryProcess(dir, queryIds, { nprobes });
+    return { nprobes, recallAt10: recallOf(r), msPerQuery: r.msPerQuery, maxRssMiB: r.maxRssMiB };
+  });
+  // IVF-PQ: more candidates re-ranked by their stored vectors (nprobes 20)
+  const byRefineFactor = variant.index !== 'ivf-pq' ? undefined : [5, 50, 100].map((refineFactor) => {
+    const r = queryProcess(dir, queryIds, { refineFactor });
+    return { refineFactor, recallAt10: recallOf(r), msPerQuery: r.msPerQuery, maxRssMiB: r.maxRssMiB };
+  });
   const entry = {
     set: name,
     galaxies: n,
@@ -188,7 +223,7 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
     storedDims: e.dim,
     index: variant.index,
     indexOptions: meta.indexOptions,
-    query: { nprobes: 20, refineFactor: variant.index === 'ivf-pq' ? 5 : undefined },
+    query: { nprobes: 20, refineFactor: variant.index === 'ivf-pq' ? DEFAULT_REFINE_FACTOR : undefined },
     buildSeconds,
     ...(pca ? { pcaFitSeconds } : {}),
     diskMiB: du(dir) / 2 ** 20,
@@ -196,11 +231,22 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
     queries,
     recallAt10: recall,
     msPerQuery: q.msPerQuery,
-    lanceExactScanMsPerQuery: q.exactMsPerQuery,
+    lanceExactScanMsPerQuery: exactScan.msPerQuery,
     inMemoryExactJsMsPerQuery: exactJsMs,
     queryProcessMaxRssMiB: q.maxRssMiB,
     queryProcessRssAfterOpenMiB: q.rssAtOpenMiB,
+    queryProcessCacheMiB: DEFAULT_CACHE_MIB,
+    lanceDefaultCachesMaxRssMiB: lanceDefaults.maxRssMiB,
+    lanceDefaultCachesRecallAt10: recallOf(lanceDefaults),
+    byNprobes,
+    ...(byRefineFactor ? { byRefineFactor } : {}),
+    exactScanProcessMaxRssMiB: exactScan.maxRssMiB,
+    measuredWith: "ANN queries in their own process with galmorph's bounded caches, peak RSS from /proc VmHWM; the same with LanceDB's default caches in a second process; exact scans (5 queries) in a third",
+    measuredAt: new Date().toISOString(),
+    loadavg: os.loadavg(),
   };
+  const key = (r: { set: string; galaxies: number; dimsSearched: number; index: string }) => `${r.set}/${r.galaxies}/${r.dimsSearched}/${r.index}`;
+  results.lance = (results.lance as (typeof entry)[]).filter((r) => key(r) !== key(entry));
   (results.lance as unknown[]).push(entry);
   save();
   console.error(JSON.stringify(entry));
@@ -210,15 +256,16 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
 async function lance(): Promise<void> {
   const base = realBase();
   results.lanceSets = { clustered: 'synthetic, 500 Gaussian clusters with per-cluster spreads, 256 dimensions', jittered: base?.what ?? 'skipped: no cached embeddings in out/embeddings (run notebook 02)' };
+  const done = (name: string, n: number, dims: number, index: string) =>
+    !process.argv.includes('--redo') && (results.lance as { set: string; galaxies: number; dimsSearched: number; index: string }[]).some((r) => r.set === name && r.galaxies === n && r.dimsSearched === dims && r.index === index);
+  const makers: [string, (n: number) => Embeddings][] = [['clustered', (n) => mixture(n, 256, 500, 3)], ...(base ? [['jittered', (n: number) => jittered(base.e, n, 0.25, 5)] as [string, (n: number) => Embeddings]] : [])];
   for (const n of SIZES) {
-    for (const [name, make] of [['clustered', () => mixture(n, 256, 500, 3)], ...(base ? [['jittered', () => jittered(base.e, n, 0.25, 5)] as const] : [])] as const) {
-      const e = make();
-      // IVF-PQ's codebook training took over 7 minutes at 10^5 on this shared 2-core machine: only with
-      // --pq, on 64 partitions, and never at 10^6 (see docs/scale.md). Sets already in --keep FILE are skipped.
-      const done = (dims: number, index: string) => (results.lance as { set: string; galaxies: number; dimsSearched: number; index: string }[]).some((r) => r.set === name && r.galaxies === n && r.dimsSearched === dims && r.index === index);
-      if (!done(10, 'ivf-hnsw-sq')) await lanceSet(name, e, { pca: 10, index: 'ivf-hnsw-sq' });
-      if (n < 1_000_000 && !done(256, 'ivf-hnsw-sq')) await lanceSet(name, e, { index: 'ivf-hnsw-sq' });
-      if (n < 1_000_000 && process.argv.includes('--pq')) await lanceSet(name, e, { index: 'ivf-pq', partitions: 64 });
+    for (const [name, make] of makers.filter(([name]) => SETS.includes(name))) {
+      const todo = DIMS.flatMap((dims) => INDEXES.map((index) => ({ dims, index }))).filter((v) => !done(name, n, v.dims, v.index));
+      if (todo.length === 0) continue;
+      const e = make(n);
+      // IVF partitions: about sqrt(n), as galmorph index --lance chooses (IVF-PQ's training is the slow step here, see docs/scale.md).
+      for (const v of todo) await lanceSet(name, e, { pca: v.dims === e.dim ? undefined : v.dims, index: v.index });
     }
   }
 }
@@ -226,9 +273,14 @@ async function lance(): Promise<void> {
 (async () => {
   const keep = arg('--keep');
   if (keep) {
-    const before = JSON.parse(fs.readFileSync(keep, 'utf8')) as { embedding: unknown[]; lance: unknown[] };
+    const before = JSON.parse(fs.readFileSync(keep, 'utf8')) as { date: string; machine: unknown; embedding: unknown[]; embeddingMeasured?: unknown; lance: Record<string, unknown>[] };
     results.embedding = before.embedding;
-    results.lance = before.lance;
+    results.embeddingMeasured = before.embeddingMeasured ?? { date: before.date, machine: before.machine };
+    // rows from before the query process was split (no measuredWith): their peak includes 5 exact scans
+    results.lance = before.lance.map((r) => ({
+      measuredWith: "one process: the ANN queries, then 5 exact scans, LanceDB's default caches; its peak RSS is getrusage's maxRSS, which Linux starts at the parent's (this benchmark's) peak, so it is an upper bound that mostly measures the benchmark process",
+      ...r,
+    }));
   } else if (!process.argv.includes('--skip-embed')) await embedding();
   await lance();
   save();

@@ -39,6 +39,22 @@ describe('LanceDB similarity search on disk', function () {
           assert.ok(!approx.some((n) => n.id === id), 'the query is left out');
         }
         assert.ok(found / (queries.length * 10) >= 0.9, `recall@10 ${found / (queries.length * 10)}`);
+        if (metric === 'cosine') {
+          // galmorph bounds LanceDB's caches (64 MiB each by default); a tiny bound answers the same as LanceDB's own defaults
+          assert.equal(typeof search.cachedMiB(), 'number');
+          const small = await LanceSearch.open(db, { cacheMiB: 1 });
+          const unbounded = await LanceSearch.open(db, { cacheMiB: 'lancedb' });
+          try {
+            assert.equal(unbounded.cachedMiB(), undefined);
+            for (const q of queries.slice(0, 10)) {
+              const want = (await unbounded.similar(e.ids[q]!, { k: 10, nprobes: 4 })).map((n) => n.id);
+              assert.deepEqual((await small.similar(e.ids[q]!, { k: 10, nprobes: 4 })).map((n) => n.id), want);
+            }
+          } finally {
+            small.close();
+            unbounded.close();
+          }
+        }
       } finally {
         search.close();
       }
