@@ -2,7 +2,7 @@
  * `npm run bench:representation -- --model DIR`: how good a galaxy model's frozen representation
  * is, in one command of a few minutes on a 2-core CPU, beside ImageNet and random-initialisation
  * starts scored the same way. Writes bench/results/representation-<folder>.json and prints a table.
- *   --model DIR         a `galmorph train` folder (default: the committed models/galmorph-pretrained)
+ *   --model DIR         a `galmorph train` folder (default: the committed encoder, models/galmorph-honest)
  *   --out FILE.json     another output file
  *   --starts A,B,…      default galmorph,imagenet-mobilenetv2,scratch: `galmorph` is the --model
  *                       folder, `scratch` its architecture randomly initialised (seed 0) and frozen,
@@ -19,7 +19,7 @@
  *                standardised features (notebook 02's evaluateTag).
  *   gz2          the model's GZ2 test split: MAE per answer and its mean, beside the training-mean
  *                baseline (the model card's evaluateOnGz2Test); only for models with a gz2 output.
- *   kaggle       the competition's RMSE on the held-out Kaggle galaxies (bench/kaggle-rmse.ts; optional).
+ *   kaggle       the competition's RMSE on the held-out Kaggle galaxies (src/models/kaggle-rmse.ts; optional).
  * Features are cached in out/embeddings under names that hold the encoder, input size and a hash of
  * the weights (fingerprintedEmbeddings): the first run encodes (ImageNet at 224 px is the slow part),
  * later runs read them. Progress goes to stderr.
@@ -35,7 +35,7 @@ import { Encoder, galaxyModelEncoder, loadEncoder, scratchEncoder } from '../src
 import { balancedSplit, curveProgress, probeCurve, ProbeRecord, summariseCurve } from '../src/finetune/experiment';
 import { LOGISTIC_DEFAULTS } from '../src/finetune/logistic';
 import { LoadedGalaxyModel } from '../src/models/galaxy-model';
-import { loadGalaxyModel } from '../src/models/load';
+import { defaultEncoderDir, loadGalaxyModel } from '../src/models/load';
 import { fingerprintedEmbeddings } from '../src/representations/cache';
 import { evaluateTag } from '../src/similarity/evaluate';
 import { evaluateOnGz2Test, readSplit } from '../src/training/model-card';
@@ -94,7 +94,7 @@ function ringSummary(records: ProbeRecord[]): StartResult['rings'] {
 async function main() {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string', default: path.join('models', 'galmorph-pretrained') },
+      model: { type: 'string', default: defaultEncoderDir() },
       out: { type: 'string' },
       starts: { type: 'string', default: 'galmorph,imagenet-mobilenetv2,scratch' },
       repeats: { type: 'string', default: '10' },

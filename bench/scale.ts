@@ -27,6 +27,7 @@ import Papa from 'papaparse';
 import { seededRng } from '../src/data/augment';
 import { readCatalog } from '../src/data/catalog';
 import { Embeddings, readEmbeddings } from '../src/data/embeddings';
+import { embeddingCachePath } from '../src/encoders/registry';
 import { outDir, projectRoot, resolveDataPath } from '../src/paths';
 import { RepresentationPca } from '../src/representations/pca';
 import { buildLanceFrom, DEFAULT_CACHE_MIB, DEFAULT_REFINE_FACTOR, LanceIndexKind } from '../src/similarity/lance';
@@ -120,8 +121,9 @@ async function embedding(): Promise<void> {
 
 // ---- 2. LanceDB ---------------------------------------------------------------------------------
 function realBase(): { e: Embeddings; what: string } | undefined {
-  const dir = path.join(outDir(), 'embeddings');
-  const files = ['gz2-hart16-1000', 'gz1-sdss-4019', 'decals-rings-470'].map((d) => path.join(dir, `${d}-galmorph.parquet`)).filter((f) => fs.existsSync(f));
+  // The notebooks' cached features of the committed encoder (out/embeddings, as `npm run reproduce` leaves them).
+  const datasets = ['gz2-hart16-1000', 'gz1-sdss-4019', 'decals-rings-470'].filter((d) => fs.existsSync(embeddingCachePath(d, { id: 'galmorph' })));
+  const files = datasets.map((d) => embeddingCachePath(d, { id: 'galmorph' }));
   if (files.length === 0) return undefined;
   const parts = files.map((f) => readEmbeddings(f));
   const ids = parts.flatMap((p) => p.ids);
@@ -131,7 +133,7 @@ function realBase(): { e: Embeddings; what: string } | undefined {
     vectors.set(p.vectors, off);
     off += p.vectors.length;
   }
-  return { e: { ids, vectors, dim: parts[0]!.dim }, what: `galmorph embeddings of ${files.map((f) => path.basename(f, '-galmorph.parquet')).join(', ')} (${ids.length} galaxies) with jittered copies` };
+  return { e: { ids, vectors, dim: parts[0]!.dim }, what: `galmorph embeddings of ${datasets.join(', ')} (${ids.length} galaxies) with jittered copies` };
 }
 
 function* batchesOf(e: Embeddings, rows = 65_536): Generator<Embeddings> {
