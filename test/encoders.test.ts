@@ -28,7 +28,7 @@ describe('encoder registry and the one inference loop', function () {
     assert.equal(cacheName({ id: 'imagenet-mobilenetv2' }), 'imagenet', 'the similarity notebook cache name');
     assert.equal(cacheName({ id: 'galmorph' }), 'galmorph-honest', 'the committed encoder, named after its folder');
     assert.equal(cacheName({ id: 'galmorph', modelDir: defaultEncoderDir() }), 'galmorph-honest');
-    assert.equal(cacheName({ id: 'galmorph', modelDir: defaultModelDir() }), 'galmorph-galmorph-pretrained', 'another folder: never the default encoder\'s cache');
+    assert.equal(cacheName({ id: 'galmorph', modelDir: defaultModelDir() }), 'galmorph-galmorph-all', 'another folder: never the default encoder\'s cache');
     assert.match(cacheName({ id: 'galmorph', modelDir: '/elsewhere/honest' }), /^galmorph-honest-[0-9a-f]{8}$/, 'a folder that would take the default\'s name gets a hash');
     assert.equal(cacheName({ id: 'scratch-mobilenetv1', seed: 3 }), 'scratch-mobilenetv1-seed3');
   });

@@ -7,20 +7,22 @@
 // Dirichlet-multinomial likelihood of the vote counts. Its pooled features are the *representation*
 // every later notebook reuses.
 //
-// galmorph's pretrained model (`models/galmorph-pretrained`, committed) learned from the real data in
-// `../shared/data` as one multi-campaign model: GZ2 votes (37 answers), GZ1 classes and three GZ DECaLS
-// vote fractions of the ring galaxies (never their ring labels). This notebook shows how it trained and
-// how well it predicts volunteers on galaxies it never saw.
+// galmorph's prediction model (`models/galmorph-all`, committed) learned from the real data in
+// `../shared/data` as one multi-campaign model: GZ2 votes (37 answers), the Kaggle Galaxy Challenge's
+// GZ2 votes (5 questions), GZ1 classes and three GZ DECaLS vote fractions of the ring galaxies (never
+// their ring labels). This notebook shows how it trained and how well it predicts
+// volunteers on galaxies it never saw. (The representation notebooks 02-04 evaluate is another model,
+// `models/galmorph-honest`, trained without any label they evaluate.)
 // %%
 // Parameters: set RETRAIN = true (or GALMORPH_RETRAIN=1) to train a new model instead of loading the
-// committed one (about 15-20 minutes on a 2-core laptop for 15 epochs). QUICK (what `npm run
+// committed one (about 20-25 minutes on a 2-core laptop for 12 epochs). QUICK (what `npm run
 // reproduce` runs; `--full`, GALMORPH_FULL=1, sets it to false) switches the sizes below together.
 const QUICK = process.env.GALMORPH_FULL !== "1";
 const RETRAIN = process.env.GALMORPH_RETRAIN === "1";
-const EPOCHS = QUICK ? 15 : 40; // when retraining (early stopping, patience 4)
+const EPOCHS = QUICK ? 12 : 30; // when retraining (cosine learning-rate schedule over these epochs)
 const MC_SAMPLES = QUICK ? 5 : 20; // Monte Carlo dropout samples per test galaxy
 const ARCH = "galmorph-cnn";
-const SIZE = 64;
+const SIZE = 96;
 // %%
 import * as path from "path";
 import * as gm from "galmorph";
@@ -31,8 +33,11 @@ showSettings("01-pretrain", { QUICK: QUICK, RETRAIN: RETRAIN, ...(RETRAIN ? { EP
 let modelDir = gm.defaultModelDir();
 if (RETRAIN) {
   modelDir = path.join(gm.outDir(), "models", "galmorph-retrained");
-  const datasets = ["gz2-hart16-1000", "decals-rings-470", "gz1-sdss-4019"].map((id) => gm.loadVoteDataset(id));
-  await gm.trainGalaxyModel({ datasets, out: modelDir, model: { arch: ARCH, size: SIZE, channels: 3, dropout: 0.25 }, epochs: EPOCHS, patience: 4, overwrite: true });
+  const datasets = ["gz2-hart16-1000", "gz2-kaggle-5000", "decals-rings-470", "gz1-sdss-4019"].map((id) => gm.loadVoteDataset(id));
+  await gm.trainGalaxyModel({
+    datasets, out: modelDir, model: { arch: ARCH, size: SIZE, channels: 3, dropout: 0.25 },
+    epochs: EPOCHS, patience: EPOCHS, learningRate: 2e-3, schedule: "cosine", overwrite: true,
+  });
 }
 const loaded = await gm.loadGalaxyModel(modelDir);
 console.log(`model: ${loaded.config.arch} at ${loaded.config.size} px, outputs ${loaded.config.schemas.join(", ")} (${loaded.space.size} answers), from ${modelDir}`);

@@ -34,6 +34,7 @@ const COMPONENTS = 40;
 const TRADEOFF = 0.5;
 const FEATURES = ["galmorph", "imagenet"] as const;
 // %%
+import * as path from "path";
 import * as gm from "galmorph";
 import { anomalyForm, showBackend, showGalaxies, showHeading, showSettings, save, saveTable } from "galmorph/kernel";
 
@@ -143,9 +144,12 @@ await showGalaxies(gz2, {
 // Each galaxy shows its GZ2 class; click an image to zoom, "skip" one you cannot judge, "undo last
 // score" to take one back, "next batch" (or run the cell again) for more: the first 10 are random,
 // then the Gaussian process chooses, and the form warns while it still predicts every galaxy alike.
-// From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`.
+// From a terminal: `npx galmorph anomaly --interactive --embeddings … --labels …`. The labels file is
+// named after the encoder: scores belong to the representation they were made with, and galmorph
+// refuses to mix them with another's.
 // %%
-const session = gm.anomaly.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", { id: "galmorph" }), `${gm.outDir()}/anomaly/my-gz2-labels.jsonl`);
+const embeddingsFile = gm.embeddingCachePath("gz2-hart16-1000", { id: "galmorph" });
+const session = gm.anomaly.AnomalySession.open(embeddingsFile, `${gm.outDir()}/anomaly/my-gz2-labels-${path.basename(embeddingsFile, ".parquet").replace("gz2-hart16-1000-", "")}.jsonl`);
 // %%
 // The form in a cell of its own: "next batch" runs this cell again, keeping the session (and its skips).
 await anomalyForm(session, gz2, { count: 5, captions: (r) => `GZ2 class ${r.gz2_class}` });

@@ -19,7 +19,7 @@ import './layers/swish';
  * trained on every vote it has, because predictions are best served by all of them.
  */
 export function defaultModelDir(): string {
-  return path.join(projectRoot(), 'models', 'galmorph-pretrained');
+  return path.join(projectRoot(), 'models', 'galmorph-all');
 }
 
 /**
