@@ -53,7 +53,15 @@ async function main(): Promise<void> {
     await page.route('**/*', (r) => (r.request().url().startsWith(running.url) || r.request().url().startsWith('data:') ? r.continue() : r.abort()));
     await page.goto(running.url);
     await page.waitForSelector('body[data-ready=yes]');
-    const settle = () => page.waitForFunction(() => Array.from(document.querySelectorAll('img')).every((i) => !i.src || i.complete || i.loading === 'lazy'));
+    // Every image in view has loaded (lazy ones below the fold may wait): no blank tiles in a picture.
+    const settle = () =>
+      page.waitForFunction(() =>
+        Array.from(document.querySelectorAll('img')).every((i) => {
+          const r = i.getBoundingClientRect();
+          const outOfView = r.width === 0 || r.top > window.innerHeight; // another tab's, or below the fold
+          return !i.src || outOfView || (i.complete && i.naturalWidth > 0);
+        }),
+      );
     const first = explorer.ids.find((id) => tagged.has(id))!;
     await page.click(`#browse-grid .tile[data-id="${first}"]`);
     await page.waitForFunction((id) => document.getElementById('detail-id')?.textContent === id, first);
