@@ -30,7 +30,7 @@ import { Embeddings, readEmbeddings } from '../src/data/embeddings';
 import { embeddingCachePath } from '../src/encoders/registry';
 import { outDir, projectRoot, resolveDataPath } from '../src/paths';
 import { RepresentationPca } from '../src/representations/pca';
-import { buildLanceFrom, DEFAULT_CACHE_MIB, DEFAULT_REFINE_FACTOR, LanceIndexKind } from '../src/similarity/lance';
+import { buildLanceFrom, DEFAULT_CACHE_MIB, DEFAULT_NPROBES, DEFAULT_REFINE_FACTOR, LanceIndexKind } from '../src/similarity/lance';
 import { exactSearch } from '../src/similarity/search';
 import { startRedis } from '../test/support/redis';
 import { jittered, mixture } from './synthetic';
@@ -122,8 +122,9 @@ async function embedding(): Promise<void> {
 // ---- 2. LanceDB ---------------------------------------------------------------------------------
 function realBase(): { e: Embeddings; what: string } | undefined {
   // The notebooks' cached features of the committed encoder (out/embeddings, as `npm run reproduce` leaves them).
-  const datasets = ['gz2-hart16-1000', 'gz1-sdss-4019', 'decals-rings-470'].filter((d) => fs.existsSync(embeddingCachePath(d, { id: 'galmorph' })));
-  const files = datasets.map((d) => embeddingCachePath(d, { id: 'galmorph' }));
+  const cached = ['gz2-hart16-1000', 'gz1-sdss-4019', 'decals-rings-470'].map((d) => ({ d, file: embeddingCachePath(d, { id: 'galmorph' }) })).filter((c) => fs.existsSync(c.file));
+  const datasets = cached.map((c) => c.d);
+  const files = cached.map((c) => c.file);
   if (files.length === 0) return undefined;
   const parts = files.map((f) => readEmbeddings(f));
   const ids = parts.flatMap((p) => p.ids);
@@ -170,7 +171,7 @@ function queryProcess(dir: string, ids: string[], opts: { cache?: number | 'lanc
       const ids = JSON.parse(require('fs').readFileSync(0, 'utf8'));
       const s = await LanceSearch.open(${JSON.stringify(dir)}, ${JSON.stringify(opts.cache === undefined ? {} : { cacheMiB: opts.cache })});
       const rssAtOpen = process.memoryUsage().rss;
-      const q = { k: 10, exact: ${opts.exact === true}, nprobes: ${opts.nprobes ?? 20}${opts.refineFactor ? `, refineFactor: ${opts.refineFactor}` : ''} };
+      const q = { k: 10, exact: ${opts.exact === true}, nprobes: ${opts.nprobes ?? DEFAULT_NPROBES}${opts.refineFactor ? `, refineFactor: ${opts.refineFactor}` : ''} };
       await s.similar(ids[0], q);
       const found = []; const t = performance.now();
       for (const id of ids) found.push((await s.similar(id, q)).map((n) => n.id));
@@ -184,6 +185,10 @@ function queryProcess(dir: string, ids: string[], opts: { cache?: number | 'lanc
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as QueryRun;
 }
+
+/** What identifies a LanceDB row of the results: a rerun replaces the row with the same key. */
+type LanceRowKey = { set: string; galaxies: number; dimsSearched: number; index: string };
+const rowKey = (r: LanceRowKey) => `${r.set}/${r.galaxies}/${r.dimsSearched}/${r.index}`;
 
 async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; index: LanceIndexKind; partitions?: number }): Promise<void> {
   const n = e.ids.length;
@@ -225,7 +230,7 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
     storedDims: e.dim,
     index: variant.index,
     indexOptions: meta.indexOptions,
-    query: { nprobes: 20, refineFactor: variant.index === 'ivf-pq' ? DEFAULT_REFINE_FACTOR : undefined },
+    query: { nprobes: DEFAULT_NPROBES, refineFactor: variant.index === 'ivf-pq' ? DEFAULT_REFINE_FACTOR : undefined },
     buildSeconds,
     ...(pca ? { pcaFitSeconds } : {}),
     diskMiB: du(dir) / 2 ** 20,
@@ -247,8 +252,7 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
     measuredAt: new Date().toISOString(),
     loadavg: os.loadavg(),
   };
-  const key = (r: { set: string; galaxies: number; dimsSearched: number; index: string }) => `${r.set}/${r.galaxies}/${r.dimsSearched}/${r.index}`;
-  results.lance = (results.lance as (typeof entry)[]).filter((r) => key(r) !== key(entry));
+  results.lance = (results.lance as LanceRowKey[]).filter((r) => rowKey(r) !== rowKey(entry));
   (results.lance as unknown[]).push(entry);
   save();
   console.error(JSON.stringify(entry));
@@ -258,8 +262,8 @@ async function lanceSet(name: string, e: Embeddings, variant: { pca?: number; in
 async function lance(): Promise<void> {
   const base = realBase();
   results.lanceSets = { clustered: 'synthetic, 500 Gaussian clusters with per-cluster spreads, 256 dimensions', jittered: base?.what ?? 'skipped: no cached embeddings in out/embeddings (run notebook 02)' };
-  const done = (name: string, n: number, dims: number, index: string) =>
-    !process.argv.includes('--redo') && (results.lance as { set: string; galaxies: number; dimsSearched: number; index: string }[]).some((r) => r.set === name && r.galaxies === n && r.dimsSearched === dims && r.index === index);
+  const done = (set: string, galaxies: number, dimsSearched: number, index: string) =>
+    !process.argv.includes('--redo') && (results.lance as LanceRowKey[]).some((r) => rowKey(r) === rowKey({ set, galaxies, dimsSearched, index }));
   const makers: [string, (n: number) => Embeddings][] = [['clustered', (n) => mixture(n, 256, 500, 3)], ...(base ? [['jittered', (n: number) => jittered(base.e, n, 0.25, 5)] as [string, (n: number) => Embeddings]] : [])];
   for (const n of SIZES) {
     for (const [name, make] of makers.filter(([name]) => SETS.includes(name))) {

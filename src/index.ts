@@ -29,7 +29,7 @@ export { KAGGLE_COLUMNS, NOMINAL_GZ2_VOTES, kaggleRmse, readKaggleCumulative, to
 export type { KaggleCumulative } from './schemas/kaggle';
 
 // Encoders: one registry, one loop
-export { loadEncoder, ENCODERS, ENCODER_IDS, galaxyModelEncoder, embeddingCachePath } from './encoders/registry';
+export { loadEncoder, ENCODERS, ENCODER_IDS, galaxyModelEncoder, embeddingCachePath, cacheName } from './encoders/registry';
 export type { Encoder, EncoderInfo, LoadEncoderOptions } from './encoders/registry';
 export { encode } from './encoders/encode';
 export type { ImageSource } from './encoders/encode';

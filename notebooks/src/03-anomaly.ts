@@ -34,7 +34,6 @@ const COMPONENTS = 40;
 const TRADEOFF = 0.5;
 const FEATURES = ["galmorph", "imagenet"] as const;
 // %%
-import * as path from "path";
 import * as gm from "galmorph";
 import { anomalyForm, showBackend, showGalaxies, showHeading, showSettings, save, saveTable } from "galmorph/kernel";
 
@@ -148,8 +147,7 @@ await showGalaxies(gz2, {
 // named after the encoder: scores belong to the representation they were made with, and galmorph
 // refuses to mix them with another's.
 // %%
-const embeddingsFile = gm.embeddingCachePath("gz2-hart16-1000", { id: "galmorph" });
-const session = gm.anomaly.AnomalySession.open(embeddingsFile, `${gm.outDir()}/anomaly/my-gz2-labels-${path.basename(embeddingsFile, ".parquet").replace("gz2-hart16-1000-", "")}.jsonl`);
+const session = gm.anomaly.AnomalySession.open(gm.embeddingCachePath("gz2-hart16-1000", { id: "galmorph" }), `${gm.outDir()}/anomaly/my-gz2-labels-${gm.cacheName({ id: "galmorph" })}.jsonl`);
 // %%
 // The form in a cell of its own: "next batch" runs this cell again, keeping the session (and its skips).
 await anomalyForm(session, gz2, { count: 5, captions: (r) => `GZ2 class ${r.gz2_class}` });

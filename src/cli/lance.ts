@@ -6,6 +6,7 @@ import { readPca } from '../representations/pca';
 import type * as Lance from '../similarity/lance';
 type LanceIndexKind = Lance.LanceIndexKind;
 const lance = () => require('../similarity/lance') as typeof Lance;
+import { DEFAULT_NPROBES, DEFAULT_REFINE_FACTOR } from '../similarity/lance-defaults';
 import { checkMetric, Metric } from '../similarity/search';
 import { oneOf, POSITIVE_INTEGER, validated } from './options';
 
@@ -18,11 +19,10 @@ export const LANCE_INDEX_OPTIONS = {
   subVectors: () => validated('--sub-vectors <n>', 'with --lance --lance-index ivf-pq: product-quantisation sub-vectors (must divide the dimensions)', POSITIVE_INTEGER),
 };
 
-// --refine-factor's default is DEFAULT_REFINE_FACTOR in src/similarity/lance.ts (not imported: LanceDB loads only with --lance).
 export const LANCE_QUERY_OPTIONS = {
   lance: () => validated('--lance <dir>', 'answer from a LanceDB table (from galmorph index --lance) instead of --embeddings; --index exact scans it exactly', { what: 'a folder', parse: (t) => (t ? t : undefined) }),
-  nprobes: () => validated('--nprobes <n>', 'with --lance: IVF partitions searched (higher is slower and closer to exact)', POSITIVE_INTEGER, 20),
-  refineFactor: () => validated('--refine-factor <n>', 'with --lance on IVF-PQ: re-rank n × k candidates by their full vectors', POSITIVE_INTEGER, 20),
+  nprobes: () => validated('--nprobes <n>', 'with --lance: IVF partitions searched (higher is slower and closer to exact)', POSITIVE_INTEGER, DEFAULT_NPROBES),
+  refineFactor: () => validated('--refine-factor <n>', 'with --lance on IVF-PQ: re-rank n × k candidates by their full vectors', POSITIVE_INTEGER, DEFAULT_REFINE_FACTOR),
 };
 
 export interface LanceIndexCliOptions {

@@ -45,5 +45,3 @@ export async function kaggleHeldOut(loaded: LoadedGalaxyModel, datasets: string[
   const truth = readKaggleCumulative(catalog.subset(rows.map((r) => r[catalog.idCol]!))).values;
   return { galaxies: rows.length, columns, rmse: kaggleRmse(toKaggleCumulative(fractions), truth, columns) };
 }
-
-

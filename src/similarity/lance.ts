@@ -15,7 +15,10 @@ import { ParquetFile } from 'parquet-wasm/node';
 import { tableFromIPC } from 'apache-arrow';
 import { Embeddings, fromTable, readEmbeddings } from '../data/embeddings';
 import { readPca, RepresentationPca, writePca } from '../representations/pca';
+import { DEFAULT_CACHE_MIB, DEFAULT_NPROBES, DEFAULT_REFINE_FACTOR } from './lance-defaults';
 import type { Metric, Neighbour } from './search';
+
+export { DEFAULT_CACHE_MIB, DEFAULT_NPROBES, DEFAULT_REFINE_FACTOR } from './lance-defaults';
 
 export const LANCE_INDEX_KINDS = ['ivf-pq', 'ivf-hnsw-sq', 'none'] as const;
 export type LanceIndexKind = (typeof LANCE_INDEX_KINDS)[number];
@@ -161,26 +164,17 @@ export async function buildLanceFrom(batches: () => AsyncIterable<Embeddings> | 
   return meta;
 }
 
-/**
- * IVF-PQ re-ranks 20 × k candidates by their stored vectors: at 100,000 clustered 256-d vectors
- * recall@10 was 0.63 with 5 and 1.0 with 20, for 2 ms more per query (docs/scale.md).
- */
-export const DEFAULT_REFINE_FACTOR = 20;
-
 export interface LanceQueryOptions {
   k?: number;
   /** Exact scan of the table instead of its ANN index (for checking). */
   exact?: boolean;
-  /** IVF partitions probed. Default 20. */
+  /** IVF partitions probed. Default DEFAULT_NPROBES. */
   nprobes?: number;
   /** Re-rank this many times k candidates by their full vectors (IVF-PQ). Default DEFAULT_REFINE_FACTOR. */
   refineFactor?: number;
   /** HNSW search breadth (IVF_HNSW_SQ). */
   ef?: number;
 }
-
-/** Index and metadata cache of a query process, each, in MiB (LanceDB's defaults: 6 GiB and 1 GiB). */
-export const DEFAULT_CACHE_MIB = 64;
 
 export interface LanceOpenOptions {
   /** Bound on LanceDB's index cache and on its metadata cache, each, in MiB; 'lancedb' for LanceDB's defaults. Default DEFAULT_CACHE_MIB. */
@@ -207,8 +201,8 @@ export class LanceSearch {
     if (!fs.existsSync(file)) throw new Error(`galmorph: ${dir} is not a galmorph LanceDB folder (no ${META}); build it with galmorph index --embeddings FILE --lance ${dir}`);
     const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as LanceMeta;
     const cache = options.cacheMiB ?? DEFAULT_CACHE_MIB;
-    const bytes = BigInt(Math.round(cache === 'lancedb' ? 0 : cache * 2 ** 20));
-    const session = cache === 'lancedb' ? undefined : new lancedb.Session(bytes, bytes);
+    const bytes = cache === 'lancedb' ? undefined : BigInt(Math.round(cache * 2 ** 20));
+    const session = bytes === undefined ? undefined : new lancedb.Session(bytes, bytes);
     const db = await lancedb.connect(dir, session ? { session } : {});
     return new LanceSearch(meta, db, await db.openTable(TABLE), session);
   }
@@ -236,7 +230,7 @@ export class LanceSearch {
     let q = this.table.vectorSearch(Array.from(vector)).column(this.meta.column).distanceType(distanceType(this.meta.metric)).select(['id']).limit(k + (exclude === undefined ? 0 : 1));
     if (options.exact || this.meta.index === 'none') q = q.bypassVectorIndex();
     else {
-      q = q.nprobes(options.nprobes ?? 20);
+      q = q.nprobes(options.nprobes ?? DEFAULT_NPROBES);
       if (this.meta.index === 'ivf-pq') q = q.refineFactor(options.refineFactor ?? DEFAULT_REFINE_FACTOR);
       if (options.ef !== undefined) q = q.ef(options.ef);
     }

@@ -10,7 +10,7 @@ import { projectRoot } from '../paths';
 import { AnswerSpace, LoadedGalaxyModel } from '../models/galaxy-model';
 import { defaultEncoderDir, defaultModelDir, loadGalaxyModel } from '../models/load';
 import { compareFractions, Evaluation, fractionsFromCounts, meanFractions } from '../models/evaluate';
-import { KAGGLE_REFERENCES, kaggleHeldOut } from '../models/kaggle-rmse';
+import { KAGGLE_REFERENCES, kaggleHeldOut, KaggleResult } from '../models/kaggle-rmse';
 import { predictFiles } from '../models/predict';
 import { loadVoteDataset } from '../schemas/vote-datasets';
 import { assemble, TrainingSet } from './vote-data';
@@ -107,11 +107,7 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
   const lines = [
     `# Model card: ${path.basename(loaded.dir)}`,
     '',
-    path.resolve(loaded.dir) === path.resolve(defaultModelDir())
-      ? 'The galaxy model whose predictions galmorph reports when none is given (`galmorph predict`, `galmorph evaluate`, `galmorph serve`). Written by'
-      : path.resolve(loaded.dir) === path.resolve(defaultEncoderDir())
-        ? 'The galaxy model whose representation galmorph uses when none is given (the `galmorph` encoder: `galmorph embed`, similarity, anomaly, fine-tuning, notebooks 02-04). Written by'
-        : `A galaxy model for \`--model ${path.relative(process.cwd(), loaded.dir) || '.'}\` (the defaults are ${path.relative(projectRoot(), defaultModelDir())} for predictions, ${path.relative(projectRoot(), defaultEncoderDir())} for the representation). Written by`,
+    `${roleOf(loaded.dir)} Written by`,
     `\`galmorph evaluate --model ${path.relative(process.cwd(), loaded.dir) || '.'}\` from this folder's own files.`,
     '',
     '## Model',
@@ -166,8 +162,16 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
   return { evaluation, card };
 }
 
+/** What the model is for: one of the two committed defaults, or a model to pass with --model. */
+function roleOf(dir: string): string {
+  const abs = path.resolve(dir);
+  if (abs === defaultModelDir()) return 'The galaxy model whose predictions galmorph reports when none is given (`galmorph predict`, `galmorph evaluate`, `galmorph serve`).';
+  if (abs === defaultEncoderDir()) return 'The galaxy model whose representation galmorph uses when none is given (the `galmorph` encoder: `galmorph embed`, similarity, anomaly, fine-tuning, notebooks 02-04).';
+  return `A galaxy model for \`--model ${path.relative(process.cwd(), abs) || '.'}\` (the defaults are ${path.relative(projectRoot(), defaultModelDir())} for predictions, ${path.relative(projectRoot(), defaultEncoderDir())} for the representation).`;
+}
+
 /** The card's Kaggle section: the competition's RMSE on the held-out Kaggle galaxies beside its references. */
-function kaggleSection(kaggle: Awaited<ReturnType<typeof kaggleHeldOut>>, samples: number, excluded: boolean): string[] {
+function kaggleSection(kaggle: KaggleResult, samples: number, excluded: boolean): string[] {
   if ('skipped' in kaggle) return [`## Test metrics: Kaggle Galaxy Challenge`, '', `Not measured: ${kaggle.skipped}.`, ''];
   return [
     `## Test metrics: Kaggle Galaxy Challenge, ${kaggle.galaxies} held-out galaxies`,
