@@ -12,6 +12,7 @@ import {
   INTEGER,
   integer,
   NAMED_WEIGHT,
+  AREA_RANGE,
   NON_NEGATIVE_INTEGER,
   NON_NEGATIVE_NUMBER,
   oneOf,
@@ -106,6 +107,12 @@ describe('CLI option values (src/cli/options.ts)', () => {
     assert.match(program().helpInformation(), /--epochs <n>\s+maximum epochs \(default: 15\)/);
     await assert.rejects(program().parseAsync(['--epochs', 'abc'], { from: 'user' }), /galmorph: --epochs must be a positive integer, got 'abc'/);
     await assert.rejects(program().parseAsync(['--lr', 'Infinity'], { from: 'user' }), /galmorph: --lr must be a positive number, got 'Infinity'/);
+  });
+
+  it('an area range LO,HI is two fractions in order', () => {
+    assert.deepEqual(accepts(AREA_RANGE, '0.75,0.75'), [0.75, 0.75]);
+    assert.deepEqual(accepts(AREA_RANGE, '0.5, 1'), [0.5, 1]);
+    for (const bad of ['0.75', '0.8,0.7', '0,0.5', '0.5,1.2', 'a,b', ',0.5', '0.5,0.6,0.7']) assert.equal(accepts(AREA_RANGE, bad), undefined, bad);
   });
 
   it('a repeatable NAME=W option collects its parsed values in order', async () => {

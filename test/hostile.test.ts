@@ -148,6 +148,8 @@ describe('issue 15: hostile inputs', function () {
       await assert.rejects(trainGalaxyModel(base(out, { resume: true, seed: 1 })), /cannot resume .*it was trained with \{"seed":0\}, this run asks for \{"seed":1\} \(changed: seed\).*--overwrite/);
       await assert.rejects(trainGalaxyModel(base(out, { resume: true, split: { val: 0.2, test: 0.1 } })), /changed: split/);
       await assert.rejects(trainGalaxyModel(base(out, { resume: true, batchSize: 8 })), /changed: batchSize/);
+      await assert.rejects(trainGalaxyModel(base(out, { resume: true, cropScale: [0.75, 0.75] })), /changed: cropScale/);
+      await assert.rejects(trainGalaxyModel(base(out, { resume: true, cropScale: [0.8, 0.7] })), /cropScale must be two area fractions 0 < lo <= hi <= 1, got \[0.8, 0.7\]/);
       const lines: string[] = [];
       const records = await trainGalaxyModel(base(out, { resume: true, epochs: 2, log: (l) => lines.push(l) }));
       assert.ok(lines.some((l) => /resuming after epoch 1/.test(l)), lines.join('\n'));

@@ -86,6 +86,19 @@ describe('training machinery', function () {
     });
   }
 
+  it('galmorph-cnn-wide differs from galmorph-cnn only in its last two widths (512-d representation, same block names)', () => {
+    const narrow = buildEncoder('galmorph-cnn', { size: 32 });
+    const wide = buildEncoder('galmorph-cnn-wide', { size: 32 });
+    assert.deepEqual(narrow.outputs[0]!.shape, [null, 256]);
+    assert.deepEqual(wide.outputs[0]!.shape, [null, 512]);
+    assert.deepEqual(wide.layers.map((l) => l.name), narrow.layers.map((l) => l.name));
+    const filters = (m: tf.LayersModel) => m.layers.filter((l) => l.name.endsWith('_conv')).map((l) => (l.getConfig() as { filters: number }).filters);
+    assert.deepEqual(filters(narrow), [32, 64, 128, 192, 256]);
+    assert.deepEqual(filters(wide), [32, 64, 128, 256, 512]);
+    narrow.dispose();
+    wide.dispose();
+  });
+
   it('the cosine learning-rate schedule warms up linearly, peaks at the base rate and ends at zero', () => {
     const total = 1000; // warm-up: the first 30 steps
     assert.equal(learningRateAt('constant', 1e-3, 500, total), 1e-3);
@@ -113,7 +126,7 @@ describe('training machinery', function () {
   });
 
   it('names the valid architectures when given an unknown one', () => {
-    assert.throws(() => encoderSpec('resnet50'), /unknown architecture 'resnet50'. Valid choices: galmorph-cnn, smallcnn, efficientnet-b0/);
+    assert.throws(() => encoderSpec('resnet50'), /unknown architecture 'resnet50'. Valid choices: galmorph-cnn, galmorph-cnn-wide, smallcnn, efficientnet-b0/);
     assert.throws(() => buildEncoder('smallcnn', { channels: 2 }), /channels must be 1 \(greyscale\) or 3 \(RGB\)/);
   });
 

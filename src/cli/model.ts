@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { addCatalogSourceOptions, addVoteOptions, fraction, NAMED_WEIGHT, NON_NEGATIVE_INTEGER, oneOf, POSITIVE_INTEGER, POSITIVE_NUMBER, readCatalogOption, repeatable, validated, voteColumnsOption, VoteCliOptions } from './options';
+import { addCatalogSourceOptions, addVoteOptions, AREA_RANGE, fraction, NAMED_WEIGHT, NON_NEGATIVE_INTEGER, oneOf, POSITIVE_INTEGER, POSITIVE_NUMBER, readCatalogOption, repeatable, validated, voteColumnsOption, VoteCliOptions } from './options';
 import { cliBars } from './progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
@@ -44,6 +44,7 @@ interface TrainCliOptions extends VoteCliOptions {
   microBatch?: number;
   maxSteps?: number;
   augment: boolean;
+  cropScale?: [number, number];
   resume?: boolean;
   overwrite?: boolean;
   skipUnreadable?: boolean;
@@ -91,7 +92,7 @@ export function trainCommand(): Command {
     .description('train the galaxy model on volunteer votes (Dirichlet-multinomial), with checkpoints and --resume');
   addCatalogSourceOptions(cmd, { catalog: 'your own catalogue (CSV, Parquet, Arrow) with vote columns', dataset: 'a dataset with votes from data-manifests', repeatable: true });
   return addSkipUnreadableOption(addVoteOptions(cmd))
-    .option('--arch <name>', 'encoder: galmorph-cnn, smallcnn, efficientnet-b0', DEFAULT_CONFIG.arch)
+    .option('--arch <name>', 'encoder: galmorph-cnn, galmorph-cnn-wide, smallcnn, efficientnet-b0', DEFAULT_CONFIG.arch)
     .addOption(validated('--size <px>', 'input size', POSITIVE_INTEGER, DEFAULT_CONFIG.size))
     .option('--greyscale', 'one channel instead of RGB')
     .addOption(validated('--dropout <rate>', 'dropout before the head (kept on at prediction)', fraction('[0, 1)'), DEFAULT_CONFIG.dropout))
@@ -106,6 +107,7 @@ export function trainCommand(): Command {
     .addOption(repeatable('--dataset-weight <id=w>', "multiply the loss of a --dataset's galaxies by w (default 1; the batch loss is the weighted mean), e.g. gz2-kaggle-5000=0.3", NAMED_WEIGHT))
     .addOption(validated('--exclude <preset>', "votes never trained on, so the representation can be evaluated on them: 'honest' (GZ2 odd and odd-feature questions, GZ1 mergers)", oneOf(EXCLUSION_PRESET_NAMES)))
     .option('--no-augment', 'no rotations, flips or crops')
+    .addOption(validated('--crop-scale <lo,hi>', "area fraction range of the random resized crop (default 0.7,0.8, Zoobot's; 0.75,0.75: shifts only, the evaluation view's scale)", AREA_RANGE))
     .option('--resume', 'continue from <out>/checkpoint (refused when any setting that changes the split or the model differs)')
     .option('--overwrite', 'start afresh in an --out folder that holds an earlier run (its files are removed)')
     .requiredOption('--out <dir>', 'output folder, e.g. models/my-model')
@@ -131,6 +133,7 @@ export function trainCommand(): Command {
           exclude: opts.exclude,
           datasetWeights: datasetWeightsFrom(opts.datasetWeight),
           augment: opts.augment,
+          ...(opts.cropScale ? { cropScale: opts.cropScale } : {}),
           resume: opts.resume,
           overwrite: opts.overwrite,
           skipUnreadable: opts.skipUnreadable,

@@ -106,6 +106,17 @@ export const NAMED_WEIGHT: ValueRule<[string, number]> = {
   },
 };
 
+/** `LO,HI`: two area fractions 0 < LO <= HI <= 1 (e.g. --crop-scale 0.75,0.75). */
+export const AREA_RANGE: ValueRule<[number, number]> = {
+  what: 'LO,HI with 0 < LO <= HI <= 1',
+  parse(text) {
+    const parts = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
+    if (parts.length !== 2) return undefined;
+    const [lo, hi] = parts as [number, number];
+    return lo > 0 && lo <= hi && hi <= 1 ? [lo, hi] : undefined;
+  },
+};
+
 /** A repeatable option whose values, each checked and parsed by `rule`, arrive as a list. */
 export function repeatable<T>(flags: string, description: string, rule: ValueRule<T>): Option {
   const option = new Option(flags, `${description} (repeatable)`);

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImageLoader, Pixels } from './images';
-import { Rng } from './augment';
+import { AugmentOptions, Rng } from './augment';
 import { augmentBatch, centreBatch } from './augment-batch';
 
 /** How images become the encoder's input (saved with every model). */
@@ -51,9 +51,9 @@ export function pixelsTensor(images: Pixels[]): tf.Tensor4D {
 }
 
 /** Galaxy-model input in [0, 1]: Zoobot's random augmentations, or the central view. */
-export function inputBatch(images: Pixels[], size: number, rng?: Rng): tf.Tensor4D {
+export function inputBatch(images: Pixels[], size: number, rng?: Rng, augment: AugmentOptions = {}): tf.Tensor4D {
   const raw = pixelsTensor(images);
-  const out = tf.tidy(() => tf.div(rng ? augmentBatch(raw, size, rng) : centreBatch(raw, size), 255) as tf.Tensor4D);
+  const out = tf.tidy(() => tf.div(rng ? augmentBatch(raw, size, rng, augment) : centreBatch(raw, size), 255) as tf.Tensor4D);
   raw.dispose();
   return out;
 }

@@ -73,6 +73,12 @@ export interface TrainOptions {
   schedule?: LearningRateSchedule;
   /** Zoobot's rotations, flips and random resized crops. Default true. */
   augment?: boolean;
+  /**
+   * Area fraction range of the random resized crop (of the image decoded at `decodeSize(size)`).
+   * Default [0.7, 0.8], Zoobot's; [0.75, 0.75] keeps the evaluation view's scale and only moves
+   * the crop. Prediction always sees the central 75%.
+   */
+  cropScale?: [number, number];
   /** Continue from `out/checkpoint`. */
   resume?: boolean;
   /** Start afresh in a folder that holds an earlier run (its files are removed first). Default false. */
@@ -185,6 +191,8 @@ export interface TrainFingerprint {
   batchSize: number;
   learningRate: number;
   augment: boolean;
+  /** The crop's area range; null: Zoobot's [0.7, 0.8] (also what earlier runs resume as). */
+  cropScale: [number, number] | null;
   maxStepsPerEpoch: number | null;
   /** The votes left out; null: none (also what runs from before exclusions existed resume as). */
   exclude: Exclusion | null;
@@ -206,11 +214,21 @@ function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set:
     batchSize: options.batchSize ?? TRAIN_DEFAULTS.batchSize,
     learningRate: options.learningRate ?? TRAIN_DEFAULTS.learningRate,
     augment: options.augment ?? true,
+    cropScale: options.cropScale ? cropScaleOf(options.cropScale) : null,
     maxStepsPerEpoch: options.maxStepsPerEpoch ?? null,
     exclude: set.exclusion && { preset: set.exclusion.preset, spec: set.exclusion.spec },
     datasetWeights: weights && Object.fromEntries(options.datasets.map((d, i) => [d.id, weights[i]!])),
     schedule: options.schedule && options.schedule !== 'constant' ? options.schedule : null,
   };
+}
+
+/** Zoobot's random resized crop: 70-80% of the area. */
+export const DEFAULT_CROP_SCALE: [number, number] = [0.7, 0.8];
+
+/** A crop area range, checked: 0 < lo <= hi <= 1. */
+function cropScaleOf([lo, hi]: [number, number]): [number, number] {
+  if (!(lo > 0 && lo <= hi && hi <= 1)) throw new Error(`galmorph: cropScale must be two area fractions 0 < lo <= hi <= 1, got [${lo}, ${hi}]`);
+  return [lo, hi];
 }
 
 export const LEARNING_RATE_SCHEDULES = ['constant', 'cosine'] as const;
@@ -267,6 +285,7 @@ function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace,
       patience: options.patience ?? TRAIN_DEFAULTS.patience,
       seed: options.seed ?? TRAIN_DEFAULTS.seed,
       augment: options.augment ?? true,
+      cropScale: options.cropScale ?? DEFAULT_CROP_SCALE,
       galaxies: set.ids.length,
       backend,
     },
@@ -370,7 +389,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
         const w = batchWeights(set, idx, weights);
         if (w === null) continue; // only weight-0 galaxies: no loss, and no step (Adam would still move)
         const pixels = await Promise.all(idx.map((i) => loader.get(set.files[i]!)));
-        const x = inputBatch(pixels, config.size, options.augment === false ? undefined : rng);
+        const x = inputBatch(pixels, config.size, options.augment === false ? undefined : rng, options.cropScale ? { cropScale: options.cropScale } : {});
         const y = countsTensor(set, idx);
         const wt = w && tf.tensor1d(w);
         optimizer.setLearningRate(learningRateAt(options.schedule ?? 'constant', baseRate, (epoch - 1) * steps + s, epochs * steps));
