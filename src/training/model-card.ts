@@ -130,7 +130,7 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
     '## Training',
     '',
     `- ${log.length} epochs run (early stopping on validation loss), best epoch ${best?.epoch ?? 'n/a'} (validation loss ${fmt(best?.val_loss ?? NaN)})`,
-    `- settings: ${Object.entries(info.training).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`,
+    `- settings: ${Object.entries(info.training).filter(([k]) => k !== 'backend').map(([k, v]) => `${k} ${String(v)}`).join(', ')}`,
     `- dataset loss weights: ${info.datasetWeights ? `${Object.entries(info.datasetWeights).map(([id, w]) => `${id} ${w}`).join(', ')} (each galaxy's loss term times its dataset's weight; a batch's loss is the weighted mean)` : '1 each'}`,
     `- wall time ${(wall / 60).toFixed(1)} min of training epochs, ${log[0]?.finished?.slice(0, 10) ?? ''}${info.training.backend ? `; trained on ${String(info.training.backend)}` : ''}`,
     `- evaluated on ${describeBackend(backend)}`,
