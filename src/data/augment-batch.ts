@@ -6,7 +6,7 @@
  * bilinear interpolation: one resampling instead of three.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AugmentOptions, randomCropBox, Rng } from './augment';
+import { AugmentOptions, DEFAULT_CROP_SCALE, randomCropBox, Rng } from './augment';
 
 /**
  * The inverse affine map of one augmentation, in tf.image.transform's 8-parameter form, drawing
@@ -16,7 +16,7 @@ export function augmentTransform(width: number, height: number, size: number, rn
   const theta = options.rotate === false ? 0 : (rng() * 360 * Math.PI) / 180;
   const fx = options.flip !== false && rng() < 0.5 ? -1 : 1;
   const fy = options.flip !== false && rng() < 0.5 ? -1 : 1;
-  const scale = options.cropScale === undefined ? ([0.7, 0.8] as [number, number]) : options.cropScale;
+  const scale = options.cropScale === undefined ? DEFAULT_CROP_SCALE : options.cropScale;
   const box = scale ? randomCropBox(width, height, rng, scale, options.cropRatio) : { left: 0, top: 0, width, height };
   const sx = box.width / size;
   const sy = box.height / size;

@@ -85,11 +85,14 @@ export interface CropBox {
   height: number;
 }
 
+/** Zoobot's random resized crop: 70-80% of the image's area. */
+export const DEFAULT_CROP_SCALE: [number, number] = [0.7, 0.8];
+
 /**
  * A random crop box as torchvision's RandomResizedCrop draws it: area fraction uniform in `scale`,
  * log-aspect-ratio uniform in `ratio`; up to 10 tries to fit, else the largest centred box in range.
  */
-export function randomCropBox(width: number, height: number, rng: Rng, scale: [number, number] = [0.7, 0.8], ratio: [number, number] = [0.9, 1.1]): CropBox {
+export function randomCropBox(width: number, height: number, rng: Rng, scale: [number, number] = DEFAULT_CROP_SCALE, ratio: [number, number] = [0.9, 1.1]): CropBox {
   const area = width * height;
   const [lo, hi] = [Math.log(ratio[0]), Math.log(ratio[1])];
   for (let i = 0; i < 10; i++) {
@@ -133,7 +136,7 @@ export function augment(p: Pixels, rng: Rng, options: AugmentOptions = {}): Pixe
     if (rng() < 0.5) out = flip(out, 'horizontal');
     if (rng() < 0.5) out = flip(out, 'vertical');
   }
-  const scale = options.cropScale === undefined ? [0.7, 0.8] as [number, number] : options.cropScale;
+  const scale = options.cropScale === undefined ? DEFAULT_CROP_SCALE : options.cropScale;
   const box = scale ? randomCropBox(out.width, out.height, rng, scale, options.cropRatio) : { left: 0, top: 0, width: out.width, height: out.height };
   const whole = box.left === 0 && box.top === 0 && box.width === out.width && box.height === out.height;
   return whole && out.width === size && out.height === size ? out : cropResize(out, box, size, size);

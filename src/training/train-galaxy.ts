@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { SkippedImage } from '../data/batches';
 import { writeTextAtomic } from '../data/embeddings';
 import { ImageLoader, Pixels } from '../data/images';
-import { Rng, seededRng, shuffle } from '../data/augment';
+import { DEFAULT_CROP_SCALE, Rng, seededRng, shuffle } from '../data/augment';
 import { decodeSize, inputBatch } from '../data/preprocess';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
@@ -222,9 +222,6 @@ function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set:
   };
 }
 
-/** Zoobot's random resized crop: 70-80% of the area. */
-export const DEFAULT_CROP_SCALE: [number, number] = [0.7, 0.8];
-
 /** A crop area range, checked: 0 < lo <= hi <= 1. */
 function cropScaleOf([lo, hi]: [number, number]): [number, number] {
   if (!(lo > 0 && lo <= hi && hi <= 1)) throw new Error(`galmorph: cropScale must be two area fractions 0 < lo <= hi <= 1, got [${lo}, ${hi}]`);
@@ -379,6 +376,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
       let steps = Math.ceil(order.length / batchSize);
       if (options.maxStepsPerEpoch) steps = Math.min(steps, options.maxStepsPerEpoch);
       const baseRate = options.learningRate ?? TRAIN_DEFAULTS.learningRate;
+      const cropScale = options.cropScale ?? DEFAULT_CROP_SCALE;
       let sum = 0;
       let ran = 0;
       const tracker = track(`training epoch ${epoch}/${epochs}`, 'steps', { ...(options.progress ? { progress: options.progress } : {}), ...(signal ? { signal } : {}) });
@@ -389,7 +387,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
         const w = batchWeights(set, idx, weights);
         if (w === null) continue; // only weight-0 galaxies: no loss, and no step (Adam would still move)
         const pixels = await Promise.all(idx.map((i) => loader.get(set.files[i]!)));
-        const x = inputBatch(pixels, config.size, options.augment === false ? undefined : rng, options.cropScale ? { cropScale: options.cropScale } : {});
+        const x = inputBatch(pixels, config.size, options.augment === false ? undefined : rng, { cropScale });
         const y = countsTensor(set, idx);
         const wt = w && tf.tensor1d(w);
         optimizer.setLearningRate(learningRateAt(options.schedule ?? 'constant', baseRate, (epoch - 1) * steps + s, epochs * steps));
