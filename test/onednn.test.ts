@@ -247,6 +247,47 @@ describe('onednn backend (native kernels on oneDNN)', function () {
     await checkGrads('broadcast scale', (a, b) => tf.sum(tf.mul(tf.mul(a!, b!), a!)), [x, randomData([3, 1, 1, 40], 44)], [shape, [3, 1, 1, 40]], ['Multiply', 'Sum'], 1e-5);
   });
 
+  it("minima and maxima (tfjs-layers' ReLU6 is min(6, relu(x))) match the cpu backend exactly, NaN included", async () => {
+    const shape = [2, 24, 24, 32];
+    // NaN in either operand must give NaN, as on cpu (Math.min / Math.max)
+    const x = randomData(shape, 45).map((v, i) => (i % 997 === 0 ? NaN : 8 * v));
+    const y = randomData(shape, 46).map((v, i) => (i % 1009 === 0 ? NaN : 8 * v));
+    const channel = randomData([32], 47);
+    const valuesOn = async (backend: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => {
+      await initBackend(backend);
+      const [a, b] = [tf.tensor(x, shape), tf.tensor(y, shape)];
+      const out = tf.tidy(() => f(a, b));
+      const v = (await out.data()) as Float32Array;
+      tf.dispose([a, b, out]);
+      return v;
+    };
+    for (const [name, op] of [['Minimum', tf.minimum], ['Maximum', tf.maximum]] as const) {
+      const cases: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
+        ['same shape', (a, b) => op(a, b)],
+        ['scalar', (a) => op(a, 6)],
+        ['scalar first', (a) => op(-1, a)],
+        ['per channel', (a) => op(a, tf.tensor(channel, [32]))],
+      ];
+      for (const [label, f] of cases) {
+        let ours: Float32Array = new Float32Array();
+        const runs = await nativeRunsDuring([name], async () => {
+          ours = await valuesOn('onednn', f);
+        });
+        const ref = await valuesOn('cpu', f);
+        assertRanNatively(runs);
+        const nans = ref.filter((v) => Number.isNaN(v)).length;
+        assert.ok(nans > 0 || label !== 'same shape', `${name} ${label}: the case has NaNs to compare`);
+        const bad = ref.findIndex((r, i) => !Object.is(r, ours[i]) && !(r === 0 && ours[i] === 0));
+        assert.equal(bad, -1, `${name} ${label}: element ${bad} is ${ours[bad]}, cpu gives ${ref[bad]}`);
+      }
+    }
+    // MobileNetV2's activation as tfjs-layers builds it, and its gradient
+    const relu6 = tf.layers.activation({ activation: 'relu6' });
+    const finite = randomData(shape, 48).map((v) => 8 * v);
+    await checkForward('relu6 layer', (a) => relu6.apply(a!) as tf.Tensor, [finite], [shape], ['Relu', 'Minimum'], 1e-12);
+    await checkGrads('relu6 layer', (a) => tf.sum(tf.mul(relu6.apply(a!) as tf.Tensor, a!)), [finite], [shape], ['Relu', 'Minimum'], 1e-6);
+  });
+
   it('sums and means over contiguous axes, and sigmoid, match the cpu backend', async () => {
     const shape = [4, 12, 12, 96];
     const x = randomData(shape, 51);

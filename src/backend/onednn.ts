@@ -2,7 +2,7 @@
  * The `onednn` backend: tfjs's wasm backend with the kernels that dominate training and inference
  * (convolutions and their gradients, depthwise included; matrix products; max and average pooling
  * and their gradients; galmorph's batch-norm statistics and affine maps; and over large tensors:
- * ReLU, sigmoid, swish, products, sums, differences and quotients, same-shape or broadcast per
+ * ReLU, sigmoid, swish, products, sums, differences, quotients, minima and maxima (ReLU6), same-shape or broadcast per
  * channel, per image and channel or from a scalar, and sums and means over contiguous axes) run
  * natively, by oneDNN or on its threads, through galmorph's Node addon (native/onednn, N-API).
  *
@@ -462,7 +462,7 @@ export function galmorphKernelsFor(x: tf.Tensor): boolean {
 /** Below this many elements wasm is as fast (a native call has a fixed cost); Adam's scalars stay there. */
 const ELTWISE_MIN = 1 << 14;
 const UNARY = { Relu: 0, Sigmoid: 1, Swish: 2, SwishGrad: 3, Step: 4 } as const;
-const BINARY = { Multiply: 0, Add: 1, Sub: 2, RealDiv: 3 } as const;
+const BINARY = { Multiply: 0, Add: 1, Sub: 2, RealDiv: 3, Minimum: 4, Maximum: 5 } as const;
 
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
@@ -500,7 +500,7 @@ function runUnary(b: WasmBackendLike, op: number, x: TensorInfo, dy: TensorInfo 
   loadOnednn().unary(heap(b), P);
 }
 
-/** Products, sums, differences and quotients: same shapes, or one operand broadcast as broadcastPattern allows. */
+/** Products, sums, differences, quotients, minima and maxima: same shapes, or one operand broadcast as broadcastPattern allows. */
 function binaryKernel(name: keyof typeof BINARY) {
   return (args: Parameters<KernelFunc>[0], b: WasmBackendLike): TensorInfo | undefined => {
     const { a, b: other } = args.inputs as Record<string, TensorInfo | undefined>;
@@ -630,6 +630,8 @@ export const ONEDNN_KERNELS: KernelConfig[] = [
   nativeKernel('Add', binaryKernel('Add')),
   nativeKernel('Sub', binaryKernel('Sub')),
   nativeKernel('RealDiv', binaryKernel('RealDiv')),
+  nativeKernel('Minimum', binaryKernel('Minimum')),
+  nativeKernel('Maximum', binaryKernel('Maximum')),
   nativeKernel('Sum', reduceKernel(false)),
   nativeKernel('Mean', reduceKernel(true)),
   nativeKernel('_FusedMatMul', matmulKernel),

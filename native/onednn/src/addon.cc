@@ -649,14 +649,19 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
 // Binary ops with broadcasting. The output is viewed as [outer, mid, inner]; the full operand has
 // that shape, the broadcast one [outer, 1, inner] (a scalar: 1 × n × 1; per channel: 1 × rows × C;
 // per image and channel, as squeeze-and-excitation scales: N × HW × C). Parameters: 0 op (0 a·b,
-// 1 a + b, 2 a − b, 3 a / b), 1 outer, 2 mid, 3 inner, 4 which operand is broadcast (0 neither,
-// 1 b, 2 a); offsets 5 a, 6 b, 7 out.
+// 1 a + b, 2 a − b, 3 a / b, 4 min(a, b), 5 max(a, b)), 1 outer, 2 mid, 3 inner, 4 which operand
+// is broadcast (0 neither, 1 b, 2 a); offsets 5 a, 6 b, 7 out.
+// Minimum with a scalar is how tfjs-layers computes ReLU6 (min(6, relu(x))): 35 of them in
+// MobileNetV2, which on wasm's broadcasting path cost seven times its convolutions.
 template <int OP>
 static inline float binop(float a, float b) {
   if constexpr (OP == 0) return a * b;
   if constexpr (OP == 1) return a + b;
   if constexpr (OP == 2) return a - b;
-  return a / b;
+  if constexpr (OP == 3) return a / b;
+  // NaN in either operand gives NaN, as Math.min / Math.max (tfjs's reference) do; a + b carries it.
+  if constexpr (OP == 4) return (a != a || b != b) ? a + b : (a < b ? a : b);
+  return (a != a || b != b) ? a + b : (a > b ? a : b);
 }
 
 template <int OP>
@@ -726,6 +731,8 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     case 1: binary<1>(a, b, o, side, outer, mid, inner); break;
     case 2: binary<2>(a, b, o, side, outer, mid, inner); break;
     case 3: binary<3>(a, b, o, side, outer, mid, inner); break;
+    case 4: binary<4>(a, b, o, side, outer, mid, inner); break;
+    case 5: binary<5>(a, b, o, side, outer, mid, inner); break;
     default: throw std::runtime_error("galmorph onednn: unknown binary op");
   }
   return info.Env().Undefined();
