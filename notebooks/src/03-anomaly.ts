@@ -19,11 +19,11 @@
 // without (the model's ranking alone). Beside them: isolation forest, local outlier factor and a
 // random ranking (no labels), on the same 40 components.
 //
-// Caveat, stated plainly: galmorph's committed pretrained model was trained on the GZ2 votes
-// (including the "odd" question) of the 889 of these 1,000 galaxies in its training and validation
-// splits and on the GZ1 classes (including
-// "merger") of the GZ1 galaxies, so its representation has seen what these tasks ask. The ImageNet
-// rows have not.
+// The galmorph features come from `models/galmorph-honest`, pretrained without either task's labels:
+// no GZ2 "odd" or "odd feature" votes and no GZ1 merger class (its model card lists what was
+// excluded), as the paper's encoder never saw its evaluation labels. It did see these galaxies'
+// other votes (smooth or featured, edge-on, bars, spirals, bulges, roundness). The ImageNet rows have
+// seen no galaxy at all.
 // %%
 // QUICK (what `npm run reproduce` runs) switches every list below at once; `npm run reproduce --
 // --full` (GALMORPH_FULL=1) sets it to false.
