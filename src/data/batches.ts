@@ -75,10 +75,14 @@ export async function mapImageBatches(
   const out = new Float32Array(files.length * width);
   const tracker = track(options.label ?? 'images', 'images', options);
   tracker.report(0, files.length);
+  const decode = (s: number) => Promise.allSettled(files.slice(s, s + batch).map((f) => loader.get(f)));
+  let decoding = files.length > 0 ? decode(0) : undefined;
   for (let s = 0; s < files.length; s += batch) {
     tracker.check(s, files.length);
     const slice = files.slice(s, s + batch);
-    const settled = await Promise.allSettled(slice.map((f) => loader.get(f)));
+    const settled = await decoding!;
+    // The next batch decodes (on libuv's threads, in sharp) while this one runs through the model.
+    decoding = s + batch < files.length ? decode(s + batch) : undefined;
     const kept: number[] = [];
     const pixels: Pixels[] = [];
     settled.forEach((r, j) => {
