@@ -275,8 +275,7 @@ describe('onednn backend (native kernels on oneDNN)', function () {
         });
         const ref = await valuesOn('cpu', f);
         assertRanNatively(runs);
-        const nans = ref.filter((v) => Number.isNaN(v)).length;
-        assert.ok(nans > 0 || label !== 'same shape', `${name} ${label}: the case has NaNs to compare`);
+        assert.ok(ref.some((v) => Number.isNaN(v)), `${name} ${label}: the case has NaNs to compare`);
         const bad = ref.findIndex((r, i) => !Object.is(r, ours[i]) && !(r === 0 && ours[i] === 0));
         assert.equal(bad, -1, `${name} ${label}: element ${bad} is ${ours[bad]}, cpu gives ${ref[bad]}`);
       }

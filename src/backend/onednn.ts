@@ -2,9 +2,10 @@
  * The `onednn` backend: tfjs's wasm backend with the kernels that dominate training and inference
  * (convolutions and their gradients, depthwise included; matrix products; max and average pooling
  * and their gradients; galmorph's batch-norm statistics and affine maps; and over large tensors:
- * ReLU, sigmoid, swish, products, sums, differences, quotients, minima and maxima (ReLU6), same-shape or broadcast per
- * channel, per image and channel or from a scalar, and sums and means over contiguous axes) run
- * natively, by oneDNN or on its threads, through galmorph's Node addon (native/onednn, N-API).
+ * ReLU, sigmoid, swish, products, sums, differences, quotients, minima and maxima (ReLU6),
+ * same-shape or broadcast per channel, per image and channel or from a scalar, and sums and means
+ * over contiguous axes) run natively, by oneDNN or on its threads, through galmorph's Node addon
+ * (native/onednn, N-API).
  *
  * Design: the kernels are registered on the wasm backend and work on its heap in place. The
  * addon gets the heap's ArrayBuffer and each tensor's byte offset (`memoryOffset`), so no tensor
