@@ -88,7 +88,7 @@ export const FLAT_SPREAD = 0.05;
  */
 export function flatWarning(session: Pick<AnomalyFormSession, 'ranking' | 'labelledCount'>): string | undefined {
   if (session.labelledCount < 2) return undefined;
-  const predicted = session.ranking({ labelledFirst: false }).filter((g) => g.label === undefined).map((g) => g.predicted);
+  const predicted = session.ranking({ knownScores: false }).filter((g) => g.label === undefined).map((g) => g.predicted);
   if (predicted.length === 0) return undefined;
   const finite = predicted.filter(Number.isFinite);
   const spread = finite.length === 0 ? 0 : Math.max(...finite) - Math.min(...finite);

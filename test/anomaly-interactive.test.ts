@@ -135,7 +135,8 @@ describe('anomaly session', () => {
     assert.ok(!s2.next(5).includes(chosen[0]!), 'a skipped galaxy is not proposed again in this session');
     const ranking = s2.ranking();
     assert.equal(ranking.length, 40);
-    assert.deepEqual(ranking.slice(0, 10).map((r) => r.label), [...s2.labels().values()].sort((a, b) => b - a));
+    assert.deepEqual(ranking.filter((r) => r.label !== undefined).map((r) => r.label), [...s2.labels().values()].sort((a, b) => b - a), 'scored galaxies in the order of their scores');
+    assert.ok(ranking.every((r, i) => i === 0 || (r.label ?? r.predicted) <= (ranking[i - 1]!.label ?? ranking[i - 1]!.predicted)), 'each by its known score, else its prediction');
   });
 
   it('draws a galaxy in the terminal with 24-bit colour half blocks', async () => {

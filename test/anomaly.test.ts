@@ -7,7 +7,7 @@ import { averagePathLength, IsolationForest } from '../src/anomaly/isolation-for
 import { localOutlierFactor } from '../src/anomaly/local-outlier-factor';
 import { precisionAt, rankingMetrics, recallAt } from '../src/anomaly/metrics';
 import { nelderMead } from '../src/anomaly/nelder-mead';
-import { PersonalisedAnomalyFinder } from '../src/anomaly/personalised';
+import { fitTrend, PersonalisedAnomalyFinder } from '../src/anomaly/personalised';
 import { simulatePersonalised, unsupervisedBaselines } from '../src/anomaly/simulate';
 import { seededRng } from '../src/data/augment';
 
@@ -143,18 +143,49 @@ describe('personalised anomaly finder', () => {
   const { ids, x, positives } = cloud(300, 5, 15);
   const scores = new Map(ids.map((id) => [id, positives.has(id) ? 5 : 0]));
 
-  it('starts random, then never proposes a scored galaxy, and ranks scored galaxies first when asked', () => {
+  it('starts random, then never proposes a scored galaxy, and ranks scored galaxies by their score when asked', () => {
     const finder = new PersonalisedAnomalyFinder(ids, x, 5, { seed: 2 });
     const first = finder.next();
     assert.equal(first.length, 10);
     for (const id of first) finder.label(id, scores.get(id)!);
     const second = finder.next();
     assert.equal(second.filter((id) => first.includes(id)).length, 0);
-    const ranked = finder.ranking({ labelledFirst: true });
-    const labelled = ranked.slice(0, 10);
-    assert.ok(labelled.every((g) => g.label !== undefined));
-    assert.ok(labelled.every((g, i) => i === 0 || g.label! <= labelled[i - 1]!.label!));
+    for (const id of second) finder.label(id, scores.get(id)!);
+    const ranked = finder.ranking({ knownScores: true });
+    const value = (g: { label?: number; predicted: number }) => g.label ?? g.predicted;
+    assert.ok(ranked.every((g, i) => i === 0 || value(g) <= value(ranked[i - 1]!)), 'by known score, else by prediction');
+    const dull = ranked.filter((g) => g.label === 0);
+    const promising = ranked.filter((g) => g.label === undefined && g.predicted > 0);
+    assert.ok(dull.length > 0 && promising.length > 0);
+    assert.ok(dull.every((g) => promising.every((p) => p.rank < g.rank)), 'galaxies scored 0 below unscored ones predicted above 0');
+    const modelOnly = finder.ranking({ knownScores: false });
+    assert.ok(modelOnly.every((g, i) => i === 0 || g.predicted <= modelOnly[i - 1]!.predicted));
     assert.throws(() => finder.label('nope', 3), /galaxy 'nope' is not among the 300/);
+  });
+
+  it('with an unsupervised prior, ranks by it while the scores say nothing, and follows the scores where they disagree with it', () => {
+    const prior = ids.map((_, i) => (i % 7) / 7); // unrelated to the interesting cluster
+    const finder = new PersonalisedAnomalyFinder(ids, x, 5, { seed: 1, prior, gp: { optimize: false } });
+    const dull = ids.filter((id) => !positives.has(id)).slice(0, 12);
+    for (const id of dull) finder.label(id, 0);
+    const flat = finder.ranking({ knownScores: false });
+    const unscored = flat.filter((g) => g.label === undefined);
+    const priorOf = (id: string) => prior[ids.indexOf(id)]!;
+    assert.ok(unscored.every((g, i) => i === 0 || priorOf(g.id) <= priorOf(unscored[i - 1]!.id)), 'all scores 0: the prior decides the order');
+    assert.deepEqual(fitTrend([0, 1, 2, 3], [1, 3, 5, 7]), { a: 1, b: 2 });
+    assert.deepEqual(fitTrend([0, 1, 2, 3], [7, 5, 3, 1]), { a: 4, b: 0 }, 'the slope is never negative');
+    const found = ids.filter((id) => positives.has(id)).slice(0, 5);
+    for (const id of found) finder.label(id, 5);
+    const learnt = finder.ranking({ knownScores: false }).filter((g) => g.label === undefined).slice(0, 20);
+    const hits = learnt.filter((g) => positives.has(g.id)).length;
+    assert.ok(hits >= 10, `the scores lead once they say something: ${hits} of the top 20 are interesting`);
+    assert.throws(() => new PersonalisedAnomalyFinder(ids, x, 5, { prior: [1, 2] }), /the prior has 2 scores for 300 galaxies/);
+    const byForest = new PersonalisedAnomalyFinder(ids, x, 5, { seed: 3, priorFrom: 'isolation-forest', gp: { optimize: false } });
+    for (const id of dull) byForest.label(id, 0);
+    const forest = IsolationForest.fit(x, 5, { seed: 3 }).score(x);
+    const first = byForest.ranking({ knownScores: false }).find((g) => g.label === undefined)!;
+    const unscoredForest = ids.map((id, i) => ({ id, s: forest[i]! })).filter((g) => !dull.includes(g.id));
+    assert.equal(first.id, unscoredForest.sort((a, b) => b.s - a.s)[0]!.id, "priorFrom 'isolation-forest': the forest's most anomalous unscored galaxy leads");
   });
 
   it('refits when a galaxy is scored again', () => {

@@ -6,6 +6,7 @@ import { readImage } from '../src/data/images';
 import { loadMobileNetV1, loadMobileNetV2 } from '../src/models/imagenet';
 import { imagenetInput, imagenetInputV1, pixelsTensor } from '../src/data/preprocess';
 import { resolveDataPath } from '../src/paths';
+import { buildEncoder, encoderSpec } from '../src/models/architectures';
 
 describe('ImageNet MobileNets from the shared weights', function () {
   this.timeout(120_000);
@@ -27,6 +28,30 @@ describe('ImageNet MobileNets from the shared weights', function () {
     assert.match((await top('dog'))!, /malamute|Eskimo dog|Siberian husky/);
     assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
     model.dispose();
+  });
+
+  it('mobilenetv2-imagenet, started from these weights, gives at 224 px the ImageNet model\'s own pooled features of [0, 1] input', async () => {
+    await initBackend('wasm');
+    const encoder = buildEncoder('mobilenetv2-imagenet', { size: 224 });
+    await encoderSpec('mobilenetv2-imagenet').initialise!(encoder);
+    const reference = await loadMobileNetV2();
+    const pooled = tf.model({ inputs: reference.inputs, outputs: reference.getLayer('gap_62').output as tf.SymbolicTensor });
+    const p = await readImage(resolveDataPath('test-photos/eagle.jpg'), { size: 224 });
+    const raw = pixelsTensor([p]);
+    const before = tf.memory().numTensors;
+    const [ours, theirs] = tf.tidy(() => [encoder.predict(tf.div(raw, 255)) as tf.Tensor, pooled.predict(imagenetInput(raw)) as tf.Tensor]);
+    const a = await ours!.data();
+    const b = await theirs!.data();
+    assert.equal(a.length, 1280);
+    const scale = Math.max(...Array.from(b, Math.abs));
+    assert.ok(a.every((v, i) => Math.abs(v - b[i]!) <= 1e-4 * scale), 'the same features');
+    tf.dispose([ours!, theirs!]);
+    assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
+    raw.dispose();
+    assert.equal(encoder.getLayer('imagenet_normalise').trainable, false, 'the input normalisation stays fixed');
+    const small = buildEncoder('mobilenetv2-imagenet', { size: 96 });
+    assert.deepEqual(small.outputs[0]!.shape, [null, 1280], 'any size divisible by 32');
+    for (const m of [encoder, reference, small]) m.dispose();
   });
 
   it('MobileNet v1 0.25 loads through its manifest and, with x/127.5 - 1, names the test photos sensibly', async () => {

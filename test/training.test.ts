@@ -9,6 +9,9 @@ import { trainStep } from '../src/training/step';
 import { learningRateAt } from '../src/training/train-galaxy';
 import { MonteCarloDropout, withoutMonteCarloDropout } from '../src/models/layers/mc-dropout';
 import { projectRoot } from '../src/paths';
+import { encoderBlocks } from '../src/finetune/blocks';
+import { ROTATION_MODES, seededRng } from '../src/data/augment';
+import { augmentTransform } from '../src/data/augment-batch';
 
 const mse = (t: tf.Tensor, p: tf.Tensor) => tf.losses.meanSquaredError(t, p) as tf.Scalar;
 
@@ -99,6 +102,26 @@ describe('training machinery', function () {
     wide.dispose();
   });
 
+  it('galmorph-cnn-deep has two convolutions per block of galmorph-cnn (the same widths, 256-d) and block names fine-tuning finds', () => {
+    const deep = buildEncoder('galmorph-cnn-deep', { size: 32 });
+    assert.deepEqual(deep.outputs[0]!.shape, [null, 256]);
+    const filters = deep.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => (l.getConfig() as { filters: number }).filters);
+    assert.deepEqual(filters, [32, 32, 64, 64, 128, 128, 192, 192, 256, 256]);
+    assert.deepEqual(encoderBlocks(deep).map((b) => b.name), ['block1', 'block2', 'block3', 'block4', 'block5']);
+    deep.dispose();
+  });
+
+  it('quarter-turn augmentation rotates by multiples of 90 degrees only; the default by any angle', () => {
+    const rng = seededRng(5);
+    const angleOf = (t: number[]) => Math.round((Math.atan2(t[3]!, t[0]!) * 180) / Math.PI);
+    const quarter = Array.from({ length: 200 }, () => augmentTransform(100, 100, 64, rng, { rotation: 'quarter-turns', flip: false, cropScale: null }));
+    const angles = new Set(quarter.map((t) => ((angleOf(t) % 360) + 360) % 360));
+    assert.deepEqual([...angles].sort((a, b) => a - b), [0, 90, 180, 270], 'all four turns, nothing else');
+    const any = Array.from({ length: 50 }, () => augmentTransform(100, 100, 64, rng, { flip: false, cropScale: null }));
+    assert.ok(any.some((t) => Math.abs(angleOf(t)) % 90 !== 0), 'the default draws other angles');
+    assert.deepEqual(ROTATION_MODES, ['any', 'quarter-turns']);
+  });
+
   it('the cosine learning-rate schedule warms up linearly, peaks at the base rate and ends at zero', () => {
     const total = 1000; // warm-up: the first 30 steps
     assert.equal(learningRateAt('constant', 1e-3, 500, total), 1e-3);
@@ -126,7 +149,8 @@ describe('training machinery', function () {
   });
 
   it('names the valid architectures when given an unknown one', () => {
-    assert.throws(() => encoderSpec('resnet50'), /unknown architecture 'resnet50'. Valid choices: galmorph-cnn, galmorph-cnn-wide, smallcnn, efficientnet-b0/);
+    assert.throws(() => encoderSpec('resnet50'), /unknown architecture 'resnet50'. Valid choices: galmorph-cnn, galmorph-cnn-deep, galmorph-cnn-wide, mobilenetv2-imagenet, smallcnn, efficientnet-b0/);
+    assert.throws(() => buildEncoder('mobilenetv2-imagenet', { channels: 1 }), /mobilenetv2-imagenet takes 3-channel \(RGB\) images, not 1/);
     assert.throws(() => buildEncoder('smallcnn', { channels: 2 }), /channels must be 1 \(greyscale\) or 3 \(RGB\)/);
   });
 

@@ -9,14 +9,22 @@
 // likelihood) regresses the researcher's 0-5 scores; expected improvement (trade-off 0.5) picks the
 // next 10 galaxies to show, after 10 random ones.
 //
+// Beyond the paper, by default (`PRIOR` below): the process starts from an isolation forest's
+// anomaly score on the same components. It models the scores as a + b·(forest score) plus the
+// process, b ≥ 0 fitted to the labels so far, and ranks ties by the forest: while the labels say
+// nothing (a rare class, few labels) the ranking is the unsupervised one, where Astronomaly starts,
+// and the labels take over as they come. `PRIOR = "none"` is the paper's finder (the method then
+// reads `gp-active` instead of `gp-active+iforest`).
+//
 // The researcher is simulated, as in the paper:
 // - **GZ2 odd**: score = round(5 × fraction of volunteers answering "yes, something odd"); positives
 //   are galaxies with that fraction > 0.9 (44 of the 1,000 in `gz2-hart16-1000`).
 // - **GZ1 mergers**: in `gz1-sdss-4019`, score 5 for the 115 GZ1 mergers, 0 otherwise.
 //
 // Metrics over the whole ranking, mean and std over repeats with different random starts, at each
-// label budget of the parameter cell (50, 100 and 200 by default), with the galaxies already scored ranked first (what the researcher would see) and
-// without (the model's ranking alone). Beside them: isolation forest, local outlier factor and a
+// label budget of the parameter cell (50, 100 and 200 by default): `known-scores` ranks the galaxies
+// already scored by their score and the rest by the prediction (what the researcher would see), and
+// `model-only` by the prediction alone. Beside them: isolation forest, local outlier factor and a
 // random ranking (no labels), on the same 40 components.
 //
 // The galmorph features come from `models/galmorph-honest`, pretrained without either task's labels:
@@ -33,18 +41,21 @@ const BUDGETS = QUICK ? [50, 100, 200] : [50, 100, 200, 400];
 const COMPONENTS = 40;
 const TRADEOFF = 0.5;
 const FEATURES = ["galmorph", "imagenet"] as const;
+// "isolation-forest": the finder starts from the forest's score (see above); "none": the paper's finder.
+const PRIOR = "isolation-forest" as gm.anomaly.PriorSource;
 // %%
 import * as gm from "galmorph";
 import { anomalyForm, showBackend, showGalaxies, showHeading, showSettings, save, saveTable } from "galmorph/kernel";
 
 showBackend(await gm.initBackend());
 // Written out (not `{ QUICK, … }`): tslab does not resolve shorthand properties naming an earlier cell's variables.
-showSettings("03-anomaly", { QUICK: QUICK, REPEATS: REPEATS, BUDGETS: BUDGETS, COMPONENTS: COMPONENTS, TRADEOFF: TRADEOFF, FEATURES: FEATURES });
+showSettings("03-anomaly", { QUICK: QUICK, REPEATS: REPEATS, BUDGETS: BUDGETS, COMPONENTS: COMPONENTS, TRADEOFF: TRADEOFF, FEATURES: FEATURES, PRIOR: PRIOR });
 // The budget the summary, the session and its galaxies are shown at.
 const TOP_BUDGET = Math.max(...BUDGETS);
 // The encoder behind each feature set (ImageNet: MobileNetV2, as in notebook 02).
 const ENCODER = { galmorph: "galmorph", imagenet: "imagenet-mobilenetv2" } as const;
-const SIMULATION = { components: COMPONENTS, budgets: BUDGETS, repeats: REPEATS, tradeoff: TRADEOFF };
+const SIMULATION = { components: COMPONENTS, budgets: BUDGETS, repeats: REPEATS, tradeoff: TRADEOFF, priorFrom: PRIOR };
+const METHOD = PRIOR === "none" ? "gp-active" : "gp-active+iforest";
 // %% [markdown]
 // ## The two simulated researchers
 // %%
@@ -96,7 +107,7 @@ saveTable(rows, "anomaly", { show: false });
 showHeading(`${TOP_BUDGET} labels, ${REPEATS} repeats`);
 const SUMMARY_METRICS = ["precision@10", "precision@50", "precision@200", "recall@200", "average_precision"];
 const variants = [
-  ...FEATURES.flatMap((f) => ["labelled-first", "model-only"].map((ranking) => ({ method: `gp-active (${f})`, labels: TOP_BUDGET, ranking }))),
+  ...FEATURES.flatMap((f) => ["known-scores", "model-only"].map((ranking) => ({ method: `${METHOD} (${f})`, labels: TOP_BUDGET, ranking }))),
   ...["isolation-forest (galmorph)", "local-outlier-factor (galmorph)", "random"].map((method) => ({ method, labels: 0, ranking: "unsupervised" })),
 ];
 const summary = gm.pivot(rows.map((r) => ({ ...r, labels: r.n_labels })), {
@@ -106,13 +117,13 @@ const summary = gm.pivot(rows.map((r) => ({ ...r, labels: r.n_labels })), {
 saveTable(summary, "anomaly-summary", { maxRows: 40 });
 // %% [markdown]
 // ## Average precision against the number of labels
-// Solid: galaxies already scored ranked first; dashed: the model's ranking alone; dotted: baselines (no labels).
+// Solid: galaxies already scored ranked by their score; dashed: the model's ranking alone; dotted: baselines (no labels).
 // %%
 for (const { task } of tasks) {
   const ap = rows.filter((r) => r.task === task.name && r.metric === "average_precision");
   const gp = gm.plot.errorBars(ap.filter((r) => r.ranking !== "unsupervised"), {
-    x: "n_labels", z: (r) => `GP ${r.method.replace(/^gp-active \((.*)\)$/, "$1")}, ${r.ranking}`, tip: ["repeats"],
-    style: (r) => ({ dash: r.ranking === "labelled-first" ? "solid" : "dash" }),
+    x: "n_labels", z: (r) => `GP ${r.method.replace(/^gp-active(\+iforest)? \((.*)\)$/, "$2")}, ${r.ranking}`, tip: ["repeats"],
+    style: (r) => ({ dash: r.ranking === "known-scores" ? "solid" : "dash" }),
   });
   const baselines = gm.plot.ruleY(ap.filter((r) => r.ranking === "unsupervised"), { y: "mean", z: "method" });
   const fig = gm.plot.figure([gp, baselines], { title: `${task.name}: average precision of the ranking`, x: "labels given by the researcher", y: { label: "average precision", range: [0, 1] } });
@@ -124,9 +135,9 @@ for (const { task } of tasks) {
 // model ranks highest (captions: volunteers' odd fraction; the researcher has not seen these yet).
 // %%
 const e2 = await gm.datasetEmbeddings("gz2-hart16-1000", "galmorph");
-const finder = gm.anomaly.PersonalisedAnomalyFinder.fromEmbeddings(e2, { components: COMPONENTS, tradeoff: TRADEOFF, seed: 0 });
+const finder = gm.anomaly.PersonalisedAnomalyFinder.fromEmbeddings(e2, { components: COMPONENTS, tradeoff: TRADEOFF, seed: 0, priorFrom: PRIOR });
 while (finder.labelledCount < TOP_BUDGET) for (const id of finder.next()) finder.label(id, tasks[0].task.scores.get(id)!);
-const fresh = finder.ranking({ labelledFirst: false }).filter((g) => g.label === undefined).slice(0, 16);
+const fresh = finder.ranking({ knownScores: false }).filter((g) => g.label === undefined).slice(0, 16);
 console.log(`session: ${[...finder.labelsById().values()].filter((s) => s === 5).length} galaxies scored 5 among the ${finder.labelledCount} shown`);
 await showGalaxies(gz2, {
   ids: fresh.map((g) => g.id),

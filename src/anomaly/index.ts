@@ -3,8 +3,8 @@
  * what one researcher finds interesting, expected improvement picks what to show next; baselines
  * and a simulated researcher measure it.
  */
-export { PersonalisedAnomalyFinder, reduceForAnomalies } from './personalised';
-export type { AnomalyFinderOptions, RankedGalaxy, RankingOptions } from './personalised';
+export { PersonalisedAnomalyFinder, PRIOR_SOURCES, reduceForAnomalies } from './personalised';
+export type { AnomalyFinderOptions, PriorSource, RankedGalaxy, RankingOptions } from './personalised';
 export { AnomalySession } from './session';
 export type { AnomalySessionOptions, Ranking, ScoreSet } from './session';
 export { readLabels, LabelStore, MIN_SCORE, MAX_SCORE } from './labels';

@@ -8,6 +8,7 @@ import type { Embeddings } from '../data/embeddings';
 import { RepresentationPca } from '../representations/pca';
 import { expectedImprovement, topK } from './acquisition';
 import { GaussianProcessOptions, GaussianProcessRegressor, KernelParams } from './gaussian-process';
+import { IsolationForest } from './isolation-forest';
 
 /** The defaults of the anomaly finder's options (the CLI shows these). */
 export const ANOMALY_DEFAULTS = { components: 40, initialLabels: 10, batchSize: 10, tradeoff: 0.5, seed: 0 } as const;
@@ -23,7 +24,23 @@ export interface AnomalyFinderOptions {
   tradeoff?: number;
   seed?: number;
   gp?: GaussianProcessOptions;
+  /**
+   * An unsupervised anomaly score per galaxy, in `ids` order (e.g. isolation forest's). The
+   * researcher's scores are then modelled as a + b·prior (b ≥ 0, least squares on the labels so
+   * far) plus the Gaussian process on what that leaves, and ties rank by the prior: while the labels
+   * say nothing the ranking is the unsupervised one (where Astronomaly starts), and the process
+   * takes over where they disagree with it. Default: none, the paper's finder.
+   */
+  prior?: ArrayLike<number>;
+  /**
+   * Where the prior comes from when `prior` is not given: 'isolation-forest' scores the finder's
+   * features with an isolation forest (seeded with `seed`); 'none' (default) is the paper's finder.
+   */
+  priorFrom?: PriorSource;
 }
+
+export const PRIOR_SOURCES = ['none', 'isolation-forest'] as const;
+export type PriorSource = (typeof PRIOR_SOURCES)[number];
 
 /** Representations reduced by PCA (fitted on all of them) to `components` (default 40, at most their length). */
 export function reduceForAnomalies(e: Embeddings, components: number = ANOMALY_DEFAULTS.components): { features: Float64Array; dim: number } {
@@ -42,8 +59,12 @@ export interface RankedGalaxy {
 }
 
 export interface RankingOptions {
-  /** Put the galaxies the researcher already scored first, by their score. Default true. */
-  labelledFirst?: boolean;
+  /**
+   * Rank a galaxy the researcher scored by that score instead of the prediction (scored first on a
+   * tie): their favourites on top, and what they called dull below the promising unscored ones.
+   * Default true. (Until 2026-12 this put every scored galaxy first, even those scored 0.)
+   */
+  knownScores?: boolean;
 }
 
 export class PersonalisedAnomalyFinder {
@@ -55,6 +76,9 @@ export class PersonalisedAnomalyFinder {
   private labelVersion = 0;
   private gpVersion = -1;
   private lastParams?: KernelParams;
+  /** The prior standardised over all galaxies, and its fitted trend a + b·prior. */
+  private readonly prior?: Float64Array;
+  private trend = { a: 0, b: 0 };
 
   /** `features`: n×dim row-major, already reduced (see `fromEmbeddings`). */
   constructor(
@@ -69,6 +93,16 @@ export class PersonalisedAnomalyFinder {
       this.index.set(id, i);
     });
     this.random = seededRng(options.seed ?? ANOMALY_DEFAULTS.seed);
+    const given = options.prior ?? (options.priorFrom === 'isolation-forest' ? IsolationForest.fit(features, dim, { seed: options.seed ?? ANOMALY_DEFAULTS.seed }).score(features) : undefined);
+    if (given) {
+      const p = Float64Array.from(given);
+      if (p.length !== ids.length) throw new Error(`galmorph: the prior has ${p.length} scores for ${ids.length} galaxies`);
+      const bad = p.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new Error(`galmorph: the prior score of galaxy '${ids[bad]}' is not a number (${p[bad]})`);
+      const mean = p.reduce((s, v) => s + v, 0) / p.length;
+      const sd = Math.sqrt(p.reduce((s, v) => s + (v - mean) ** 2, 0) / p.length) || 1;
+      this.prior = p.map((v) => (v - mean) / sd);
+    }
   }
 
   /** From representations: PCA to `components` (default 40) dimensions, fitted on all galaxies. */
@@ -109,7 +143,7 @@ export class PersonalisedAnomalyFinder {
     if (this.labels.size < initial) {
       return shuffle(unlabelled, this.random).slice(0, Math.min(count, initial - this.labels.size)).map((i) => this.ids[i]!);
     }
-    const { mean, std } = this.fit().predict(this.rows(unlabelled));
+    const { mean, std } = this.predict(unlabelled);
     const best = Math.max(...this.labels.values());
     const ei = expectedImprovement(mean, std, best, this.options.tradeoff ?? ANOMALY_DEFAULTS.tradeoff);
     return topK(ei, count).map((j) => this.ids[unlabelled[j]!]!);
@@ -120,10 +154,12 @@ export class PersonalisedAnomalyFinder {
     if (this.labels.size < 2) throw new Error(`galmorph: score at least 2 galaxies before ranking (${this.labels.size} so far)`);
     if (this.gp && this.gpVersion === this.labelVersion) return this.gp;
     const rows = [...this.labels.keys()];
+    this.trend = this.prior ? fitTrend(rows.map((i) => this.prior![i]!), rows.map((i) => this.labels.get(i)!)) : { a: 0, b: 0 };
+    const { a, b } = this.trend;
     // Warm start from the previous fit: the hyperparameters change little between batches.
     this.gp = new GaussianProcessRegressor({ seed: this.options.seed, ...this.options.gp, kernel: { ...this.lastParams, ...this.options.gp?.kernel } }).fit(
       this.rows(rows),
-      rows.map((i) => this.labels.get(i)!),
+      rows.map((i) => this.labels.get(i)! - (this.prior ? a + b * this.prior[i]! : 0)),
       this.dim,
     );
     // Scores all alike fit a flat process (long length scale, all noise); warm-starting from that
@@ -137,21 +173,20 @@ export class PersonalisedAnomalyFinder {
   /** Every galaxy ranked from most to least interesting to this researcher. */
   ranking(options: RankingOptions = {}): RankedGalaxy[] {
     const all = this.ids.map((_, i) => i);
-    const { mean, std } = this.fit().predict(this.rows(all));
-    const labelledFirst = options.labelledFirst ?? true;
-    const order = all.sort((a, b) => {
-      if (labelledFirst) {
-        const la = this.labels.get(a);
-        const lb = this.labels.get(b);
-        if (la !== undefined || lb !== undefined) {
-          if (la === undefined) return 1;
-          if (lb === undefined) return -1;
-          if (la !== lb) return lb - la;
-        }
-      }
-      return mean[b]! - mean[a]! || a - b;
-    });
+    const { mean, std } = this.predict(all);
+    const prior = this.prior;
+    const known = options.knownScores ?? true;
+    const value = Float64Array.from(all, (i) => (known ? this.labels.get(i) ?? mean[i]! : mean[i]!));
+    const scored = (i: number) => (known && this.labels.has(i) ? 1 : 0);
+    const order = all.sort((a, b) => value[b]! - value[a]! || scored(b) - scored(a) || (prior ? prior[b]! - prior[a]! : 0) || a - b);
     return order.map((i, r) => ({ id: this.ids[i]!, rank: r + 1, predicted: mean[i]!, std: std[i]!, label: this.labels.get(i) }));
+  }
+
+  /** The predicted scores of galaxies (by index): the process's mean plus the prior's trend. */
+  private predict(indices: number[]): { mean: Float64Array; std: Float64Array } {
+    const { mean, std } = this.fit().predict(this.rows(indices));
+    if (this.prior) indices.forEach((i, r) => (mean[r] = mean[r]! + this.trend.a + this.trend.b * this.prior![i]!));
+    return { mean, std };
   }
 
   private rows(indices: number[]): Float64Array {
@@ -159,4 +194,19 @@ export class PersonalisedAnomalyFinder {
     indices.forEach((i, r) => out.set(this.features.subarray(i * this.dim, (i + 1) * this.dim), r * this.dim));
     return out;
   }
+}
+
+/** Least squares y ≈ a + b·x with the slope held at b ≥ 0 (b = 0: a is the mean score). */
+export function fitTrend(x: number[], y: number[]): { a: number; b: number } {
+  const n = x.length;
+  const mx = x.reduce((s, v) => s + v, 0) / n;
+  const my = y.reduce((s, v) => s + v, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i]! - mx) * (y[i]! - my);
+    sxx += (x[i]! - mx) ** 2;
+  }
+  const b = sxx > 0 ? Math.max(0, sxy / sxx) : 0;
+  return { a: my - b * mx, b };
 }

@@ -73,6 +73,7 @@ export function simulatePersonalised(e: Embeddings, task: ResearcherTask, option
   const { features, dim } = reduceForAnomalies(e, options.components);
   const samples: Samples = new Map();
   for (let r = 0; r < repeats; r++) {
+    // With priorFrom 'isolation-forest' each repeat's forest has the seed of the baseline's.
     const finder = new PersonalisedAnomalyFinder(e.ids, features, dim, { ...options, seed: (options.seed ?? 0) + r });
     for (const budget of budgets) {
       while (finder.labelledCount < budget) {
@@ -80,9 +81,9 @@ export function simulatePersonalised(e: Embeddings, task: ResearcherTask, option
         if (!batch.length) break;
         for (const id of batch) finder.label(id, task.scores.get(id)!);
       }
-      for (const labelledFirst of [true, false]) {
-        const ranked = finder.ranking({ labelledFirst }).map((g) => g.id);
-        record(samples, { task: task.name, method: 'gp-active', n_labels: finder.labelledCount, ranking: labelledFirst ? 'labelled-first' : 'model-only' }, ranked, task.positives);
+      for (const knownScores of [true, false]) {
+        const ranked = finder.ranking({ knownScores }).map((g) => g.id);
+        record(samples, { task: task.name, method: options.priorFrom === 'isolation-forest' ? 'gp-active+iforest' : 'gp-active', n_labels: finder.labelledCount, ranking: knownScores ? 'known-scores' : 'model-only' }, ranked, task.positives);
       }
     }
     options.onProgress?.(r + 1, repeats);

@@ -9,6 +9,7 @@ import { cliBars } from './progress';
 import Papa from 'papaparse';
 import { describeBackend, initBackend } from '../backend/select';
 import { readCatalog } from '../data/catalog';
+import { ROTATION_MODES, RotationMode } from '../data/augment';
 import { DEFAULT_CONFIG } from '../models/galaxy-model';
 import { ENCODER_IDS, loadEncoder } from '../encoders/registry';
 import { defaultEncoderDir, defaultModelDir } from '../models/load';
@@ -45,6 +46,7 @@ interface TrainCliOptions extends VoteCliOptions {
   maxSteps?: number;
   augment: boolean;
   cropScale?: [number, number];
+  rotation: RotationMode;
   resume?: boolean;
   overwrite?: boolean;
   skipUnreadable?: boolean;
@@ -92,7 +94,7 @@ export function trainCommand(): Command {
     .description('train the galaxy model on volunteer votes (Dirichlet-multinomial), with checkpoints and --resume');
   addCatalogSourceOptions(cmd, { catalog: 'your own catalogue (CSV, Parquet, Arrow) with vote columns', dataset: 'a dataset with votes from data-manifests', repeatable: true });
   return addSkipUnreadableOption(addVoteOptions(cmd))
-    .option('--arch <name>', 'encoder: galmorph-cnn, galmorph-cnn-wide, smallcnn, efficientnet-b0', DEFAULT_CONFIG.arch)
+    .option('--arch <name>', 'encoder: galmorph-cnn, galmorph-cnn-deep, galmorph-cnn-wide, smallcnn, efficientnet-b0', DEFAULT_CONFIG.arch)
     .addOption(validated('--size <px>', 'input size', POSITIVE_INTEGER, DEFAULT_CONFIG.size))
     .option('--greyscale', 'one channel instead of RGB')
     .addOption(validated('--dropout <rate>', 'dropout before the head (kept on at prediction)', fraction('[0, 1)'), DEFAULT_CONFIG.dropout))
@@ -108,6 +110,7 @@ export function trainCommand(): Command {
     .addOption(validated('--exclude <preset>', "votes never trained on, so the representation can be evaluated on them: 'honest' (GZ2 odd and odd-feature questions, GZ1 mergers)", oneOf(EXCLUSION_PRESET_NAMES)))
     .option('--no-augment', 'no rotations, flips or crops')
     .addOption(validated('--crop-scale <lo,hi>', "area fraction range of the random resized crop (default 0.7,0.8, Zoobot's; 0.75,0.75: shifts only, the evaluation view's scale)", AREA_RANGE))
+    .addOption(validated('--rotation <mode>', "rotations of the augmentation: 'any' angle (Zoobot's) or 'quarter-turns' (0, 90, 180, 270 degrees)", oneOf(ROTATION_MODES), 'any'))
     .option('--resume', 'continue from <out>/checkpoint (refused when any setting that changes the split or the model differs)')
     .option('--overwrite', 'start afresh in an --out folder that holds an earlier run (its files are removed)')
     .requiredOption('--out <dir>', 'output folder, e.g. models/my-model')
@@ -134,6 +137,7 @@ export function trainCommand(): Command {
           datasetWeights: datasetWeightsFrom(opts.datasetWeight),
           augment: opts.augment,
           ...(opts.cropScale ? { cropScale: opts.cropScale } : {}),
+          rotation: opts.rotation,
           resume: opts.resume,
           overwrite: opts.overwrite,
           skipUnreadable: opts.skipUnreadable,

@@ -6,14 +6,14 @@
  * bilinear interpolation: one resampling instead of three.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AugmentOptions, DEFAULT_CROP_SCALE, randomCropBox, Rng } from './augment';
+import { AugmentOptions, DEFAULT_CROP_SCALE, randomAngle, randomCropBox, Rng } from './augment';
 
 /**
  * The inverse affine map of one augmentation, in tf.image.transform's 8-parameter form, drawing
  * from `rng` in the same order as `augment()`: rotation, horizontal flip, vertical flip, crop box.
  */
 export function augmentTransform(width: number, height: number, size: number, rng: Rng, options: AugmentOptions = {}): number[] {
-  const theta = options.rotate === false ? 0 : (rng() * 360 * Math.PI) / 180;
+  const theta = options.rotate === false ? 0 : (randomAngle(rng, options.rotation) * Math.PI) / 180;
   const fx = options.flip !== false && rng() < 0.5 ? -1 : 1;
   const fy = options.flip !== false && rng() < 0.5 ? -1 : 1;
   const scale = options.cropScale === undefined ? DEFAULT_CROP_SCALE : options.cropScale;

@@ -115,11 +115,24 @@ export function cropResize(p: Pixels, box: CropBox, width: number, height: numbe
   return remap(p, width, height, (x, y) => [box.left + (x + 0.5) * sx - 0.5, box.top + (y + 0.5) * sy - 0.5]);
 }
 
+export const ROTATION_MODES = ['any', 'quarter-turns'] as const;
+export type RotationMode = (typeof ROTATION_MODES)[number];
+
+/** A random rotation angle in degrees: uniform, or one of the four quarter turns. */
+export function randomAngle(rng: Rng, mode: RotationMode = 'any'): number {
+  return mode === 'quarter-turns' ? 90 * Math.min(3, Math.floor(rng() * 4)) : rng() * 360;
+}
+
 export interface AugmentOptions {
   /** Output side length. Default: the input width. */
   size?: number;
   /** Default true. */
   rotate?: boolean;
+  /**
+   * 'any' (default): a uniform angle, Zoobot's; 'quarter-turns': 0, 90, 180 or 270 degrees, which
+   * resample nothing and never bring the image's edge into view.
+   */
+  rotation?: RotationMode;
   /** Random horizontal and vertical flips, each with probability 0.5. Default true. */
   flip?: boolean;
   /** Area fraction range of the random resized crop. Default [0.7, 0.8]; null for no crop. */
@@ -131,7 +144,7 @@ export interface AugmentOptions {
 /** One random augmentation of `p` (Zoobot's training pipeline by default). Never mutates `p`. */
 export function augment(p: Pixels, rng: Rng, options: AugmentOptions = {}): Pixels {
   const size = options.size ?? p.width;
-  let out = options.rotate === false ? p : rotate(p, rng() * 360);
+  let out = options.rotate === false ? p : rotate(p, randomAngle(rng, options.rotation));
   if (options.flip !== false) {
     if (rng() < 0.5) out = flip(out, 'horizontal');
     if (rng() < 0.5) out = flip(out, 'vertical');

@@ -23,10 +23,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { SkippedImage } from '../data/batches';
 import { writeTextAtomic } from '../data/embeddings';
 import { ImageLoader, Pixels } from '../data/images';
-import { DEFAULT_CROP_SCALE, Rng, seededRng, shuffle } from '../data/augment';
+import { DEFAULT_CROP_SCALE, RotationMode, Rng, seededRng, shuffle } from '../data/augment';
 import { decodeSize, inputBatch } from '../data/preprocess';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
 import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
+import { encoderSpec } from '../models/architectures';
 import { withoutMonteCarloDropout } from '../models/layers/mc-dropout';
 import { fileSystem, loadOptimizer, saveOptimizer } from '../models/io';
 import { adam } from './optimizer';
@@ -79,6 +80,8 @@ export interface TrainOptions {
    * the crop. Prediction always sees the central 75%.
    */
   cropScale?: [number, number];
+  /** Rotations of the augmentation: 'any' angle (default, Zoobot's) or 'quarter-turns'. */
+  rotation?: RotationMode;
   /** Continue from `out/checkpoint`. */
   resume?: boolean;
   /** Start afresh in a folder that holds an earlier run (its files are removed first). Default false. */
@@ -193,6 +196,8 @@ export interface TrainFingerprint {
   augment: boolean;
   /** The crop's area range; null: Zoobot's [0.7, 0.8] (also what earlier runs resume as). */
   cropScale: [number, number] | null;
+  /** 'quarter-turns', or null for rotations by any angle (also what earlier runs resume as). */
+  rotation?: 'quarter-turns' | null;
   maxStepsPerEpoch: number | null;
   /** The votes left out; null: none (also what runs from before exclusions existed resume as). */
   exclude: Exclusion | null;
@@ -215,6 +220,7 @@ function trainFingerprint(options: TrainOptions, config: GalaxyModelConfig, set:
     learningRate: options.learningRate ?? TRAIN_DEFAULTS.learningRate,
     augment: options.augment ?? true,
     cropScale: options.cropScale ? cropScaleOf(options.cropScale) : null,
+    ...(options.rotation === 'quarter-turns' ? { rotation: 'quarter-turns' as const } : {}),
     maxStepsPerEpoch: options.maxStepsPerEpoch ?? null,
     exclude: set.exclusion && { preset: set.exclusion.preset, spec: set.exclusion.spec },
     datasetWeights: weights && Object.fromEntries(options.datasets.map((d, i) => [d.id, weights[i]!])),
@@ -283,6 +289,7 @@ function writeConfig(out: string, config: GalaxyModelConfig, space: AnswerSpace,
       seed: options.seed ?? TRAIN_DEFAULTS.seed,
       augment: options.augment ?? true,
       cropScale: options.cropScale ?? DEFAULT_CROP_SCALE,
+      rotation: options.rotation ?? 'any',
       galaxies: set.ids.length,
       backend,
     },
@@ -340,6 +347,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
   } else {
     if (options.resume) log('no checkpoint to resume from: starting afresh');
     model = buildGalaxyModel(config);
+    await encoderSpec(config.arch).initialise?.(model);
     fs.writeFileSync(logFile, '');
   }
 
@@ -387,7 +395,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
         const w = batchWeights(set, idx, weights);
         if (w === null) continue; // only weight-0 galaxies: no loss, and no step (Adam would still move)
         const pixels = await Promise.all(idx.map((i) => loader.get(set.files[i]!)));
-        const x = inputBatch(pixels, config.size, options.augment === false ? undefined : rng, { cropScale });
+        const x = inputBatch(pixels, config.size, options.augment === false ? undefined : rng, { cropScale, rotation: options.rotation ?? 'any' });
         const y = countsTensor(set, idx);
         const wt = w && tf.tensor1d(w);
         optimizer.setLearningRate(learningRateAt(options.schedule ?? 'constant', baseRate, (epoch - 1) * steps + s, epochs * steps));
