@@ -228,6 +228,12 @@ describe('galmorph anomaly (CLI)', function () {
     assert.match(table[0]!, /^ +rank +id +predicted +std +label$/);
     assert.match(table[1]!, new RegExp(`^ +1 +${scoredBeforeKill[2]} +[-0-9.]+ +[0-9.]+ +5$`));
     assert.equal(table.length, 4);
+    const withPrior = spawnSync(process.execPath, [bin, 'anomaly', '--embeddings', embFile, '--labels', labels, '--top', '3', '--prior', 'isolation-forest'], { encoding: 'utf8' });
+    assert.equal(withPrior.status, 0, withPrior.stderr);
+    assert.match(withPrior.stdout.trim().split('\n').slice(-3)[0]!, new RegExp(`^ +1 +${scoredBeforeKill[2]} +[-0-9.]+ +[0-9.]+ +5$`), 'with the prior too, the galaxy scored 5 leads');
+    const badPrior = spawnSync(process.execPath, [bin, 'anomaly', '--embeddings', embFile, '--labels', labels, '--prior', 'lof'], { encoding: 'utf8' });
+    assert.equal(badPrior.status, 1);
+    assert.match(badPrior.stderr, /unknown --prior 'lof'. Valid choices: none, isolation-forest/);
 
     const otherEmb = path.join(dir, 'other.parquet');
     writeEmbeddings(otherEmb, voteEmbeddings(gz2Sample(41)));

@@ -14,9 +14,9 @@ import { Command } from 'commander';
 import Papa from 'papaparse';
 import { Catalog, CatalogRow } from '../data/catalog';
 import { AnomalySession } from '../anomaly/session';
-import { ANOMALY_DEFAULTS, RankedGalaxy } from '../anomaly/personalised';
+import { ANOMALY_DEFAULTS, PRIOR_SOURCES, PriorSource, RankedGalaxy } from '../anomaly/personalised';
 import { MAX_SCORE, MIN_SCORE } from '../anomaly/labels';
-import { addCatalogSourceOptions, CatalogSourceOptions, integer, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER, resolveCatalog, validated } from './options';
+import { addCatalogSourceOptions, CatalogSourceOptions, integer, NON_NEGATIVE_INTEGER, oneOf, POSITIVE_INTEGER, resolveCatalog, validated } from './options';
 import { printable } from './terminal-text';
 import { terminalImage } from './terminal-image';
 
@@ -28,6 +28,7 @@ interface AnomalyCliOptions extends CatalogSourceOptions {
   initial: number;
   components: number;
   seed: number;
+  prior: PriorSource;
   top: number;
   out?: string;
   images: boolean;
@@ -49,6 +50,7 @@ export function anomalyCommand(): Command {
     .addOption(validated('--initial <n>', 'random galaxies scored before expected improvement chooses', integer(2), ANOMALY_DEFAULTS.initialLabels))
     .addOption(validated('--components <n>', 'PCA components of the representations', POSITIVE_INTEGER, ANOMALY_DEFAULTS.components))
     .addOption(validated('--seed <n>', 'seed of the random first galaxies', NON_NEGATIVE_INTEGER, ANOMALY_DEFAULTS.seed))
+    .addOption(validated('--prior <source>', "start from an unsupervised score: 'isolation-forest' (ranks by it while your scores say nothing), or 'none', the paper's finder", oneOf(PRIOR_SOURCES), 'none'))
     .addOption(validated('--top <n>', 'galaxies of the ranking to print', POSITIVE_INTEGER, 20))
     .option('--out <file>', 'write the whole ranking as CSV (rank, id, predicted, std, label)')
     .option('--no-images', 'do not draw the galaxies in the terminal (print their paths only)')
@@ -61,6 +63,7 @@ export function anomalyCommand(): Command {
         initialLabels: opts.initial,
         components: opts.components,
         seed: opts.seed,
+        priorFrom: opts.prior,
         create: opts.interactive === true,
         // Ranking only reads the scores.
         readOnly: opts.interactive !== true,
