@@ -13,7 +13,7 @@ import { balancedSplit, curveProgress, depthBlocks, learningCurve, mostWrong, su
 import { selectRows } from '../src/data/embeddings';
 import { encode } from '../src/encoders/encode';
 import { embeddingCachePath, Encoder, loadEncoder } from '../src/encoders/registry';
-import { cachedEmbeddings } from '../src/representations/cache';
+import { cachedEmbeddings, modelFilesTag, readMatchingCache } from '../src/representations/cache';
 import { buildHead } from '../src/models/head';
 import { binaryTargets, classificationTargets, regressionTargets, selectTargets, treeTargets } from '../src/finetune/labels';
 import { binaryAccuracy, multiclassAccuracy, regressionScores, rocAuc } from '../src/finetune/metrics';
@@ -276,6 +276,30 @@ describe('fine-tuning on shared galaxies', function () {
     const fewer = await cachedEmbeddings(start, cat.subset(2), file);
     assert.equal(fewer.ids.length, 2, 'other galaxies: recomputed');
     assert.deepEqual(Array.from(selectRows(a, [1])), Array.from(a.vectors.slice(a.dim, 2 * a.dim)));
+    start.dispose();
+  });
+
+  it("a galaxy model's cached features are read only while its folder holds the weights they came from", async () => {
+    const cat = ringSample(2);
+    const modelDir = path.join(tempDir(), 'my-model');
+    fs.cpSync(path.join(projectRoot(), 'models', 'galmorph-honest'), modelDir, { recursive: true });
+    const start = await loadEncoder('galmorph', { modelDir });
+    const file = path.join(tempDir(), 'rings4-mine.parquet');
+    await cachedEmbeddings(start, cat, file);
+    assert.equal(fs.readFileSync(`${file}.weights`, 'utf8').trim(), modelFilesTag(modelDir), 'the weights tag beside the cache');
+    const mtime = fs.statSync(file).mtimeMs;
+    await cachedEmbeddings(start, cat, file);
+    assert.equal(fs.statSync(file).mtimeMs, mtime, 'the same weights: read, not recomputed');
+    assert.ok(readMatchingCache(file, cat, modelFilesTag(modelDir)));
+    // "Retrain" into the same folder: its saved network changes (here, the topology file's bytes).
+    const topology = path.join(modelDir, 'model', 'model.json');
+    fs.writeFileSync(topology, JSON.stringify(JSON.parse(fs.readFileSync(topology, 'utf8')), null, 1));
+    assert.equal(readMatchingCache(file, cat, modelFilesTag(modelDir)), undefined, 'other weights: a miss');
+    await new Promise((r) => setTimeout(r, 20));
+    await cachedEmbeddings(start, cat, file);
+    assert.ok(fs.statSync(file).mtimeMs > mtime, 'recomputed');
+    assert.equal(fs.readFileSync(`${file}.weights`, 'utf8').trim(), modelFilesTag(modelDir));
+    assert.equal(modelFilesTag(tempDir()), undefined, 'no saved network, no tag');
     start.dispose();
   });
 

@@ -2,11 +2,14 @@
  * Representations computed once and cached as Parquet: a dataset's features under out/embeddings
  * (so the notebooks that share them, similarity, anomaly and rings, encode each dataset once), or
  * any catalogue's under a file the caller names. A cache is used only when it holds exactly the
- * catalogue's galaxies, in order. The notebooks' names say which encoder, not which weights;
+ * catalogue's galaxies, in order, and, for a galaxy model's features, only when a `.weights` file
+ * beside it matches the model folder's saved weights: the notebooks' names say which folder, and a
+ * model retrained into the same folder must not be served its predecessor's features.
  * fingerprintedEmbeddings names its files by the weights too (for benchmarks of any model folder).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Catalog } from '../data/catalog';
 import { BatchOptions } from '../data/batches';
 import { Embeddings, readEmbeddings, writeEmbeddings } from '../data/embeddings';
@@ -14,10 +17,34 @@ import { openDatasetCatalog } from '../data/manifests';
 import { encode } from '../encoders/encode';
 import { cacheName, Encoder, embeddingCachePath, loadEncoder, LoadEncoderOptions } from '../encoders/registry';
 import { weightsSha256 } from './embed';
+import { defaultEncoderDir } from '../models/load';
 
-/** The embeddings in `file` when it holds exactly the catalogue's galaxies, in order. */
-export function readMatchingCache(file: string, catalog: Catalog): Embeddings | undefined {
+/**
+ * A hash of a galaxy model folder's saved network (the files of `<dir>/model`), or undefined when
+ * it has none: the tag a cache of its features is checked against.
+ */
+export function modelFilesTag(modelDir: string): string | undefined {
+  const dir = path.join(modelDir, 'model');
+  if (!fs.existsSync(dir)) return undefined;
+  const hash = createHash('sha256');
+  for (const f of fs.readdirSync(dir).sort()) hash.update(`${f}\n`).update(fs.readFileSync(path.join(dir, f)));
+  return hash.digest('hex');
+}
+
+const tagFile = (file: string) => `${file}.weights`;
+
+/** The tag of the weights behind an encoder's features: its model folder's, if it has one. */
+function weightsTagOf(encoder: { modelDir?: string }): string | undefined {
+  return encoder.modelDir ? modelFilesTag(encoder.modelDir) : undefined;
+}
+
+/**
+ * The embeddings in `file` when it holds exactly the catalogue's galaxies, in order, and, given a
+ * `weightsTag`, when the tag written beside it is that one.
+ */
+export function readMatchingCache(file: string, catalog: Catalog, weightsTag?: string): Embeddings | undefined {
   if (!fs.existsSync(file)) return undefined;
+  if (weightsTag !== undefined && (!fs.existsSync(tagFile(file)) || fs.readFileSync(tagFile(file), 'utf8').trim() !== weightsTag)) return undefined;
   const e = readEmbeddings(file);
   const ids = catalog.ids();
   return e.ids.length === ids.length && e.ids.every((id, i) => id === ids[i]) ? e : undefined;
@@ -25,10 +52,13 @@ export function readMatchingCache(file: string, catalog: Catalog): Embeddings | 
 
 /** Features from `file` when it holds exactly the catalogue's galaxies, otherwise encoded and written there. */
 export async function cachedEmbeddings(encoder: Encoder, catalog: Catalog, file: string, options: BatchOptions = {}): Promise<Embeddings> {
-  const cached = readMatchingCache(file, catalog);
+  const tag = weightsTagOf(encoder);
+  const cached = readMatchingCache(file, catalog, tag);
   if (cached) return cached;
   const e = await encode(encoder, catalog, options);
   writeEmbeddings(file, e);
+  if (tag) fs.writeFileSync(tagFile(file), `${tag}\n`);
+  else fs.rmSync(tagFile(file), { force: true });
   return e;
 }
 
@@ -41,7 +71,7 @@ export async function datasetEmbeddings(datasetId: string, encoder: Encoder | st
   const file = embeddingCachePath(datasetId, info);
   const catalog = openDatasetCatalog(datasetId);
   if (typeof encoder !== 'string') return cachedEmbeddings(encoder, catalog, file, options);
-  const cached = readMatchingCache(file, catalog);
+  const cached = readMatchingCache(file, catalog, encoder === 'galmorph' ? modelFilesTag(options.modelDir ?? defaultEncoderDir()) : undefined);
   if (cached) return cached;
   const loaded = await loadEncoder(encoder, options);
   try {
