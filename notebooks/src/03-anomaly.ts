@@ -42,7 +42,7 @@ const COMPONENTS = 40;
 const TRADEOFF = 0.5;
 const FEATURES = ["galmorph", "imagenet"] as const;
 // "isolation-forest": the finder starts from the forest's score (see above); "none": the paper's finder.
-const PRIOR = "isolation-forest" as gm.anomaly.PriorSource;
+const PRIOR = "isolation-forest" as "isolation-forest" | "none";
 // %%
 import * as gm from "galmorph";
 import { anomalyForm, showBackend, showGalaxies, showHeading, showSettings, save, saveTable } from "galmorph/kernel";
