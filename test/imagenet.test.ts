@@ -49,9 +49,12 @@ describe('ImageNet MobileNets from the shared weights', function () {
     assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
     raw.dispose();
     assert.equal(encoder.getLayer('imagenet_normalise').trainable, false, 'the input normalisation stays fixed');
+    const beforeBuild = tf.memory().numTensors;
     const small = buildEncoder('mobilenetv2-imagenet', { size: 96 });
     assert.deepEqual(small.outputs[0]!.shape, [null, 1280], 'any size divisible by 32');
-    for (const m of [encoder, reference, small]) m.dispose();
+    small.dispose();
+    assert.equal(tf.memory().numTensors, beforeBuild, 'building and disposing leaks no tensor');
+    for (const m of [encoder, reference]) m.dispose();
   });
 
   it('MobileNet v1 0.25 loads through its manifest and, with x/127.5 - 1, names the test photos sensibly', async () => {

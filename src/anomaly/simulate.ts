@@ -83,7 +83,7 @@ export function simulatePersonalised(e: Embeddings, task: ResearcherTask, option
       }
       for (const knownScores of [true, false]) {
         const ranked = finder.ranking({ knownScores }).map((g) => g.id);
-        record(samples, { task: task.name, method: options.priorFrom === 'isolation-forest' ? 'gp-active+iforest' : 'gp-active', n_labels: finder.labelledCount, ranking: knownScores ? 'known-scores' : 'model-only' }, ranked, task.positives);
+        record(samples, { task: task.name, method: options.prior ? 'gp-active+prior' : options.priorFrom === 'isolation-forest' ? 'gp-active+iforest' : 'gp-active', n_labels: finder.labelledCount, ranking: knownScores ? 'known-scores' : 'model-only' }, ranked, task.positives);
       }
     }
     options.onProgress?.(r + 1, repeats);

@@ -12,6 +12,7 @@ import { readCatalog } from '../data/catalog';
 import { ROTATION_MODES, RotationMode } from '../data/augment';
 import { DEFAULT_CONFIG } from '../models/galaxy-model';
 import { ENCODER_IDS, loadEncoder } from '../encoders/registry';
+import { ENCODERS } from '../models/architectures';
 import { defaultEncoderDir, defaultModelDir } from '../models/load';
 import { disposeModel, loadModel, predictCatalog } from '../models/predict';
 import { readTrainLog, writeModelCard } from '../training/model-card';
@@ -94,7 +95,7 @@ export function trainCommand(): Command {
     .description('train the galaxy model on volunteer votes (Dirichlet-multinomial), with checkpoints and --resume');
   addCatalogSourceOptions(cmd, { catalog: 'your own catalogue (CSV, Parquet, Arrow) with vote columns', dataset: 'a dataset with votes from data-manifests', repeatable: true });
   return addSkipUnreadableOption(addVoteOptions(cmd))
-    .option('--arch <name>', 'encoder: galmorph-cnn, galmorph-cnn-deep, galmorph-cnn-wide, smallcnn, efficientnet-b0', DEFAULT_CONFIG.arch)
+    .option('--arch <name>', `encoder: ${Object.keys(ENCODERS).join(', ')}`, DEFAULT_CONFIG.arch)
     .addOption(validated('--size <px>', 'input size', POSITIVE_INTEGER, DEFAULT_CONFIG.size))
     .option('--greyscale', 'one channel instead of RGB')
     .addOption(validated('--dropout <rate>', 'dropout before the head (kept on at prediction)', fraction('[0, 1)'), DEFAULT_CONFIG.dropout))

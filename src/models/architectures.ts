@@ -95,10 +95,12 @@ function mobileNetV2(input: Sym): Sym {
   const normalise = tf.layers.conv2d({ filters: 3, kernelSize: 1, name: 'imagenet_normalise', trainable: false });
   const outputs = new Map<string, Sym>();
   outputs.set(layers[0]!.name, apply(normalise, input));
-  normalise.setWeights(tf.tidy(() => [
+  const fixed = tf.tidy(() => [
     tf.reshape(tf.diag(tf.tensor1d(IMAGENET_STD.map((s) => 1 / s))), [1, 1, 3, 3]),
     tf.tensor1d(IMAGENET_MEAN.map((m, i) => -m / IMAGENET_STD[i]!)),
-  ]));
+  ]);
+  normalise.setWeights(fixed);
+  tf.dispose(fixed); // the layer's variables hold their own reference
   let last: Sym | undefined;
   for (const l of layers.slice(1)) {
     const c = l.config;

@@ -196,8 +196,8 @@ export interface TrainFingerprint {
   augment: boolean;
   /** The crop's area range; null: Zoobot's [0.7, 0.8] (also what earlier runs resume as). */
   cropScale: [number, number] | null;
-  /** 'quarter-turns', or null for rotations by any angle (also what earlier runs resume as). */
-  rotation?: 'quarter-turns' | null;
+  /** 'quarter-turns'; absent for rotations by any angle (also what earlier runs resume as). */
+  rotation?: 'quarter-turns';
   maxStepsPerEpoch: number | null;
   /** The votes left out; null: none (also what runs from before exclusions existed resume as). */
   exclude: Exclusion | null;
