@@ -6,7 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import Papa from 'papaparse';
 import { initBackend } from '../src/backend/select';
 import { readCatalog } from '../src/data/catalog';
-import { AnswerSpace, buildGalaxyModel, predictFractions } from '../src/models/galaxy-model';
+import { AnswerSpace, buildGalaxyModel, concentrationFloorOf, predictFractions, toConcentrations } from '../src/models/galaxy-model';
+import { dirichletMultinomialNLL } from '../src/models/dirichlet';
+import { loadGalaxyModel } from '../src/models/load';
+import { galaxyLoss } from '../src/training/train-galaxy';
 import { fileSystem } from '../src/models/io';
 import { compareFractions } from '../src/models/evaluate';
 import { projectRoot, resolveDataPath } from '../src/paths';
@@ -143,5 +146,56 @@ describe('training data from the shared datasets', () => {
     assert.deepEqual([a.train.length, a.val.length, a.test.length], [70, 10, 20]);
     assert.equal(new Set([...a.train, ...a.val, ...a.test]).size, 100);
     assert.notDeepEqual(a.test, splitIndices(100, 4, { val: 0.1, test: 0.2 }).test);
+  });
+  it('a lower concentration floor is trained with, saved, and used in prediction; a rare answer can then be predicted near 0', async () => {
+    // By hand: sigmoids 0.1, 0.1, 0 (an unsure smooth/featured call, no star) give concentrations
+    // floor + 10, floor + 10, floor; the star's expected fraction is floor / (3·floor + 20).
+    const space = AnswerSpace.fromNames(['gz2']);
+    const q = space.questionMatrix();
+    const sig = tf.tensor2d([[0.1, 0.1, 0, ...new Array(34).fill(0.5)]]);
+    for (const floor of [1, 0.1]) {
+      const c = toConcentrations(sig, floor);
+      assert.ok(Math.abs((await c.data())[2]! - floor) < 1e-6);
+      const star = floor / (3 * floor + 20);
+      const { mean } = await predictFractions(tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [37] })] }), space, sig as unknown as tf.Tensor4D, 1, floor);
+      assert.ok(Math.abs(mean[2]! - star) < 1e-6, `floor ${floor}: star ${mean[2]} against ${star}`);
+      c.dispose();
+    }
+    assert.throws(() => toConcentrations(sig, 0), /concentration floor must be positive, got 0/);
+    // The training loss is the Dirichlet-multinomial of the floored concentrations, and a zero
+    // count on an answer with sigmoid 0 costs less with the lower floor.
+    const counts = tf.tensor2d([[20, 20, 0, ...new Array(34).fill(0)]]);
+    const lossAt = async (floor: number) => (await galaxyLoss(q, floor)(counts, sig).data())[0]!;
+    const direct = (await dirichletMultinomialNLL(counts, toConcentrations(sig, 0.1), q).data())[0]!;
+    assert.ok(Math.abs((await lossAt(0.1)) - direct) < 1e-4);
+    assert.ok((await lossAt(0.1)) < (await lossAt(1)));
+    tf.dispose([q, sig, counts]);
+    assert.equal(concentrationFloorOf({}), 1, "models without the field keep Zoobot's floor");
+
+    // Through the command line: the floor is validated, saved in config.json, and the loaded model
+    // predicts with it (checked against the concentrations computed by hand from its raw output).
+    const dir = tempDir();
+    const out = path.join(dir, 'model');
+    const base = [BIN, 'train', '--catalog', gz2Catalog(dir, 100, 24), '--schema', 'gz2', '--id-col', 'asset_id',
+      '--fractions', '{answer}_weighted_fraction', '--total', 'total_classifications',
+      '--arch', 'smallcnn', '--size', '32', '--batch', '8', '--epochs', '1', '--dropout', '0', '--out', out];
+    const bad = spawnSync(process.execPath, [...base, '--concentration-floor', '0'], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--concentration-floor.*positive number/);
+    const ok = spawnSync(process.execPath, [...base, '--concentration-floor', '0.1'], { encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    const loaded = await loadGalaxyModel(out);
+    assert.equal(loaded.config.concentrationFloor, 0.1);
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const raw = await (loaded.model.apply(x, { training: false }) as tf.Tensor).data();
+    const { mean } = await predictFractions(loaded.model, loaded.space, x, 1, concentrationFloorOf(loaded.config));
+    const [g0] = loaded.space.groups; // t01: smooth, features, star
+    for (let i = 0; i < 2; i++) {
+      const a = g0!.map((c) => 0.1 + 100 * raw[i * 37 + c]!);
+      const total = a.reduce((s, v) => s + v, 0);
+      g0!.forEach((c, k) => assert.ok(Math.abs(mean[i * 37 + c]! - a[k]! / total) < 1e-5));
+    }
+    x.dispose();
+    loaded.model.dispose();
   });
 });

@@ -38,6 +38,7 @@ interface TrainCliOptions extends VoteCliOptions {
   greyscale?: boolean;
   lrSchedule: LearningRateSchedule;
   dropout: number;
+  concentrationFloor?: number;
   epochs: number;
   batch: number;
   lr: number;
@@ -109,6 +110,7 @@ export function trainCommand(): Command {
     .addOption(validated('--max-steps <n>', 'at most this many steps per epoch (quick runs)', POSITIVE_INTEGER))
     .addOption(repeatable('--dataset-weight <id=w>', "multiply the loss of a --dataset's galaxies by w (default 1; the batch loss is the weighted mean), e.g. gz2-kaggle-5000=0.3", NAMED_WEIGHT))
     .addOption(validated('--exclude <preset>', "votes never trained on, so the representation can be evaluated on them: 'honest' (GZ2 odd and odd-feature questions, GZ1 mergers)", oneOf(EXCLUSION_PRESET_NAMES)))
+    .addOption(validated('--concentration-floor <a>', "the least Dirichlet concentration of every answer (default 1, Zoobot's; lower lets rare answers be predicted near 0)", POSITIVE_NUMBER))
     .option('--no-augment', 'no rotations, flips or crops')
     .addOption(validated('--crop-scale <lo,hi>', "area fraction range of the random resized crop (default 0.7,0.8, Zoobot's; 0.75,0.75: shifts only, the evaluation view's scale)", AREA_RANGE))
     .addOption(validated('--rotation <mode>', "rotations of the augmentation: 'any' angle (Zoobot's) or 'quarter-turns' (0, 90, 180, 270 degrees)", oneOf(ROTATION_MODES), 'any'))
@@ -125,7 +127,7 @@ export function trainCommand(): Command {
         records = await trainGalaxyModel({
           datasets,
           out: opts.out,
-          model: { arch: opts.arch, size: opts.size, channels: opts.greyscale ? 1 : 3, dropout: opts.dropout },
+          model: { arch: opts.arch, size: opts.size, channels: opts.greyscale ? 1 : 3, dropout: opts.dropout, ...(opts.concentrationFloor !== undefined && opts.concentrationFloor !== 1 ? { concentrationFloor: opts.concentrationFloor } : {}) },
           epochs: opts.epochs,
           batchSize: opts.batch,
           learningRate: opts.lr,

@@ -20,6 +20,20 @@ export interface GalaxyModelConfig {
   schemas: string[];
   /** Dropout rate before the head; it stays on at prediction time. */
   dropout: number;
+  /**
+   * The least Dirichlet concentration: concentrations are floor + 100 · sigmoid. Absent: Zoobot's 1.
+   * Why lower it: with every concentration at least 1, a galaxy whose question the model is unsure
+   * of (small total concentration) cannot predict a rare answer (star, dust lane) near 0.
+   */
+  concentrationFloor?: number;
+}
+
+/** Zoobot's least concentration, and what models without `concentrationFloor` use. */
+export const ZOOBOT_CONCENTRATION_FLOOR = 1;
+
+/** A model's least concentration (Zoobot's 1 when its config does not say). */
+export function concentrationFloorOf(config: Pick<GalaxyModelConfig, 'concentrationFloor'>): number {
+  return config.concentrationFloor ?? ZOOBOT_CONCENTRATION_FLOOR;
 }
 
 export const DEFAULT_CONFIG: Omit<GalaxyModelConfig, 'schemas'> = { arch: DEFAULT_ENCODER, size: 64, channels: 3, dropout: 0.25 };
@@ -89,9 +103,10 @@ export function buildGalaxyModel(config: GalaxyModelConfig): tf.LayersModel {
   return tf.model({ inputs: encoder.inputs, outputs: out, name: 'galmorph' });
 }
 
-/** Zoobot's concentrations: 1 + 100 · sigmoid, in (1, 101). */
-export function toConcentrations(sigmoid: tf.Tensor): tf.Tensor2D {
-  return tf.add(tf.mul(sigmoid, 100), 1) as tf.Tensor2D;
+/** Dirichlet concentrations floor + 100 · sigmoid, in (floor, floor + 100); Zoobot's floor is 1. */
+export function toConcentrations(sigmoid: tf.Tensor, floor = ZOOBOT_CONCENTRATION_FLOOR): tf.Tensor2D {
+  if (!(floor > 0)) throw new Error(`galmorph: the concentration floor must be positive, got ${floor}`);
+  return tf.add(tf.mul(sigmoid, 100), floor) as tf.Tensor2D;
 }
 
 /** The model's representation: the pooled encoder output (layer `representation`). */
@@ -108,12 +123,13 @@ export async function predictFractions(
   space: AnswerSpace,
   images: tf.Tensor4D,
   samples = 5,
+  floor = ZOOBOT_CONCENTRATION_FLOOR,
 ): Promise<{ mean: Float32Array; std: Float32Array }> {
   const q = space.questionMatrix();
   try {
     const [mean, std] = tf.tidy(() => {
       const draws = Array.from({ length: samples }, () =>
-        expectedFractions(toConcentrations(model.apply(images, { training: false }) as tf.Tensor), q),
+        expectedFractions(toConcentrations(model.apply(images, { training: false }) as tf.Tensor, floor), q),
       );
       const stack = tf.stack(draws);
       const moments = tf.moments(stack, 0);

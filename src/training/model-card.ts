@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend/select';
 import { projectRoot } from '../paths';
-import { AnswerSpace, LoadedGalaxyModel } from '../models/galaxy-model';
+import { AnswerSpace, concentrationFloorOf, LoadedGalaxyModel } from '../models/galaxy-model';
 import { defaultEncoderDir, defaultModelDir, loadGalaxyModel } from '../models/load';
 import { compareFractions, Evaluation, fractionsFromCounts, meanFractions } from '../models/evaluate';
 import { KAGGLE_REFERENCES, kaggleHeldOut, KaggleResult } from '../models/kaggle-rmse';
@@ -113,7 +113,7 @@ export async function writeModelCard(dir: string, samples = 5): Promise<CardResu
     '## Model',
     '',
     `- encoder \`${loaded.config.arch}\` at ${loaded.config.size} px, ${loaded.config.channels === 1 ? 'greyscale' : 'RGB'}; ${loaded.model.countParams().toLocaleString('en')} parameters`,
-    `- head: dropout ${loaded.config.dropout} (kept on at prediction: Monte Carlo dropout), dense to ${loaded.space.size} Dirichlet concentrations 1 + 100·sigmoid`,
+    `- head: dropout ${loaded.config.dropout} (kept on at prediction: Monte Carlo dropout), dense to ${loaded.space.size} Dirichlet concentrations ${concentrationFloorOf(loaded.config)} + 100·sigmoid${loaded.config.concentrationFloor === undefined ? " (Zoobot's)" : ""}`,
     `- outputs: ${loaded.config.schemas.map((s) => `${s} (${loaded.space.indicesOf(s).length} answers)`).join(', ')}`,
     '- loss: Dirichlet-multinomial negative log-likelihood of the vote counts, summed over questions (Zoobot)',
     '',

@@ -26,7 +26,7 @@ import { ImageLoader, Pixels } from '../data/images';
 import { DEFAULT_CROP_SCALE, RotationMode, Rng, seededRng, shuffle } from '../data/augment';
 import { decodeSize, inputBatch } from '../data/preprocess';
 import { dirichletMultinomialNLL } from '../models/dirichlet';
-import { AnswerSpace, buildGalaxyModel, GalaxyModelConfig, toConcentrations } from '../models/galaxy-model';
+import { AnswerSpace, buildGalaxyModel, concentrationFloorOf, GalaxyModelConfig, toConcentrations, ZOOBOT_CONCENTRATION_FLOOR } from '../models/galaxy-model';
 import { encoderSpec } from '../models/architectures';
 import { withoutMonteCarloDropout } from '../models/layers/mc-dropout';
 import { fileSystem, loadOptimizer, saveOptimizer } from '../models/io';
@@ -125,9 +125,9 @@ interface TrainState {
  * The training loss of a batch: the mean over its galaxies of the Dirichlet-multinomial negative
  * log-likelihood of their votes, each times its weight when the step has weights (batchWeights).
  */
-export function galaxyLoss(q: tf.Tensor2D): LossFn {
+export function galaxyLoss(q: tf.Tensor2D, floor = ZOOBOT_CONCENTRATION_FLOOR): LossFn {
   return (counts, out, weights) => {
-    const nll = dirichletMultinomialNLL(counts as tf.Tensor2D, toConcentrations(out), q);
+    const nll = dirichletMultinomialNLL(counts as tf.Tensor2D, toConcentrations(out, floor), q);
     return tf.mean(weights ? tf.mul(nll, weights) : nll) as tf.Scalar;
   };
 }
@@ -369,7 +369,7 @@ export async function trainGalaxyModel(options: TrainOptions): Promise<EpochReco
     log(`left out ${gone.size} galaxies whose images cannot be read`);
   }
   const q = space.questionMatrix();
-  const lossFn = galaxyLoss(q);
+  const lossFn = galaxyLoss(q, concentrationFloorOf(config));
   const rng = seededRng(seed * 7919 + state.epoch + 1);
   const records: EpochRecord[] = [];
   const signal = abortSignal(options.signal);
@@ -477,7 +477,7 @@ export async function evaluateLoss(
       const pixels = await Promise.all(idx.map((i) => loader.get(set.files[i]!)));
       const x = inputBatch(pixels, config.size);
       const y = countsTensor(set, idx);
-      const nll = tf.tidy(() => dirichletMultinomialNLL(y, toConcentrations(model.apply(x, { training: false }) as tf.Tensor), q));
+      const nll = tf.tidy(() => dirichletMultinomialNLL(y, toConcentrations(model.apply(x, { training: false }) as tf.Tensor, concentrationFloorOf(config)), q));
       const losses = await nll.data();
       tf.dispose([x, y, nll]);
       idx.forEach((i, r) => {
