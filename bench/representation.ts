@@ -7,6 +7,9 @@
  *   --starts A,B,…      default galmorph,imagenet-mobilenetv2,scratch: `galmorph` is the --model
  *                       folder, `scratch` its architecture randomly initialised (seed 0) and frozen,
  *                       anything else an encoder id (src/encoders/registry.ts)
+ *   --features FILE     also score features computed elsewhere (repeatable): a CSV with `id` and one
+ *                       column per feature, or a `galmorph embed` Parquet/Arrow file, holding every
+ *                       decals-rings-470 galaxy (e.g. bench/torch_reference_encoder.py's, or Zoobot's)
  *   --repeats N         training sets per label count (default 10); --counts 13,79 the label counts
  * Parts:
  *   rings        decals-rings-470, the fixed balanced test set of notebook 04 (47 rings + 47
@@ -30,6 +33,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeBackend, initBackend } from '../src/backend/select';
+import { Embeddings, readFeatures } from '../src/data/embeddings';
 import { openDatasetCatalog } from '../src/data/manifests';
 import { Encoder, galaxyModelEncoder, loadEncoder, scratchEncoder } from '../src/encoders/registry';
 import { balancedSplit, curveProgress, probeCurve, ProbeRecord, summariseCurve } from '../src/finetune/experiment';
@@ -64,7 +68,7 @@ async function loadStart(name: string, loaded: LoadedGalaxyModel, galmorph: Enco
   return loadEncoder(name);
 }
 
-type Gz2Result = { galaxies: number; mean_mae: number; mean_baseline_mae: number; answers: { answer: string; n: number; mae: number; baseline_mae: number }[] } | { skipped: string };
+type Gz2Result = { galaxies: number; mean_mae: number; mean_baseline_mae: number; answers: { answer: string; n: number; mae: number; baseline_mae: number; mean_predicted: number; mean_volunteers: number }[] } | { skipped: string };
 
 interface StartResult {
   start: string;
@@ -74,6 +78,18 @@ interface StartResult {
   rings: Record<string, { accuracy: { mean: number; std: number }; auc: { mean: number; std: number }; repeats: number; c: number[] }>;
   similarity: { precision_at_7: number; map: number; queries: number };
   wall_s: { features: number; probe: number; similarity: number };
+}
+
+/** The rows of `features` in the catalogue's order; a galaxy the file lacks is an error naming it. */
+function alignedFeatures(features: Embeddings, ids: string[], file: string): Embeddings {
+  const row = new Map(features.ids.map((id, i) => [id, i]));
+  const vectors = new Float32Array(ids.length * features.dim);
+  ids.forEach((id, i) => {
+    const r = row.get(id);
+    if (r === undefined) throw new Error(`galmorph: --features ${file} has no row for ${RINGS} galaxy '${id}' (it holds ${features.ids.length} ids, e.g. '${features.ids[0]}')`);
+    vectors.set(features.vectors.subarray(r * features.dim, (r + 1) * features.dim), i * features.dim);
+  });
+  return { ids, vectors, dim: features.dim };
 }
 
 /** Mean ± std per label count, and the C of each repeat. */
@@ -99,6 +115,7 @@ async function main() {
       starts: { type: 'string', default: 'galmorph,imagenet-mobilenetv2,scratch' },
       repeats: { type: 'string', default: '10' },
       counts: { type: 'string', default: '13,79' },
+      features: { type: 'string', multiple: true, default: [] },
     },
   });
   const t0 = performance.now();
@@ -129,7 +146,7 @@ async function main() {
         galaxies: evaluation.galaxies,
         mean_mae: round(evaluation.mean_mae),
         mean_baseline_mae: round(evaluation.mean_baseline_mae),
-        answers: evaluation.answers.map((a) => ({ answer: a.answer, n: a.n, mae: round(a.mae), baseline_mae: round(a.baseline_mae) })),
+        answers: evaluation.answers.map((a) => ({ answer: a.answer, n: a.n, mae: round(a.mae), baseline_mae: round(a.baseline_mae), mean_predicted: round(a.mean_predicted), mean_volunteers: round(a.mean_volunteers) })),
       };
     } else gz2 = { skipped: `the model has no gz2 output (schemas: ${loaded.config.schemas.join(', ')})` };
     wall.gz2 = seconds(t);
@@ -144,6 +161,24 @@ async function main() {
     const ringSplit = balancedSplit(labels, TEST_PER_CLASS, SPLIT_SEED);
     const ringIds = new Set(rings.ids().filter((_, i) => labels[i] === 1));
     const results: StartResult[] = [];
+    const scoreStart = (name: string, description: string, embeddings: Embeddings, features: StartResult['features'], featuresS: number) => {
+      let t = performance.now();
+      const progress = curveProgress(log);
+      const records = probeCurve(embeddings, labels, ringSplit, { start: name, counts, repeats, onRun: progress });
+      const probeS = seconds(t);
+      t = performance.now();
+      const sim = evaluateTag(embeddings, ringIds, SEARCH);
+      results.push({
+        start: name,
+        encoder: description,
+        dim: embeddings.dim,
+        features,
+        rings: ringSummary(records),
+        similarity: { precision_at_7: round(sim.precision[6]!), map: round(sim.map), queries: sim.queries },
+        wall_s: { features: featuresS, probe: probeS, similarity: seconds(t) },
+      });
+      log(`${name}: ring P@7 ${sim.precision[6]!.toFixed(3)}`);
+    };
     for (const name of starts) {
       const encoder = await loadStart(name, loaded, galmorph);
       try {
@@ -152,25 +187,15 @@ async function main() {
         const { embeddings, file, cached } = await fingerprintedEmbeddings(RINGS, encoder);
         const featuresS = seconds(t);
         log(`${name}: ${cached ? 'read from' : 'encoded into'} ${path.relative(process.cwd(), file)} (${featuresS} s)`);
-        t = performance.now();
-        const progress = curveProgress(log);
-        const records = probeCurve(embeddings, labels, ringSplit, { start: name, counts, repeats, onRun: progress });
-        const probeS = seconds(t);
-        t = performance.now();
-        const sim = evaluateTag(embeddings, ringIds, SEARCH);
-        results.push({
-          start: name,
-          encoder: encoder.description,
-          dim: encoder.dim,
-          features: { file: path.relative(process.cwd(), file), cached },
-          rings: ringSummary(records),
-          similarity: { precision_at_7: round(sim.precision[6]!), map: round(sim.map), queries: sim.queries },
-          wall_s: { features: featuresS, probe: probeS, similarity: seconds(t) },
-        });
-        log(`${name}: ring P@7 ${sim.precision[6]!.toFixed(3)}`);
+        scoreStart(name, encoder.description, embeddings, { file: path.relative(process.cwd(), file), cached }, featuresS);
       } finally {
         if (encoder !== galmorph) encoder.dispose();
       }
+    }
+    for (const file of values.features) {
+      t = performance.now();
+      const embeddings = alignedFeatures(readFeatures(file), rings.ids(), file);
+      scoreStart(`features:${path.basename(file)}`, `features read from ${file} (${embeddings.dim}-d)`, embeddings, { file: path.relative(process.cwd(), path.resolve(file)), cached: true }, seconds(t));
     }
     wall.total = seconds(t0);
 

@@ -21,7 +21,7 @@ export type { DataFrame, ToDataFrameOptions, FromDataFrameOptions } from './data
 export type { CatalogRow, CatalogOptions } from './data/catalog';
 export { openDatasetCatalog, loadManifests, resolveManifest } from './data/manifests';
 export { readImage, readRgb, ImageLoader } from './data/images';
-export { readEmbeddings, writeEmbeddings, selectRows } from './data/embeddings';
+export { readEmbeddings, readFeatures, writeEmbeddings, selectRows } from './data/embeddings';
 export type { Embeddings } from './data/embeddings';
 export type { Preprocess } from './data/preprocess';
 export { schemaByName } from './schemas/galaxy-zoo';

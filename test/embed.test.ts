@@ -7,7 +7,7 @@ import { AnswerSpace, buildGalaxyModel } from '../src/models/galaxy-model';
 import { embedCatalog } from '../src/representations/embed';
 import { galaxyModelEncoder, scratchEncoder } from '../src/encoders/registry';
 import { fingerprintedCachePath } from '../src/representations/cache';
-import { readEmbeddings, writeEmbeddings } from '../src/data/embeddings';
+import { readEmbeddings, readFeatures, writeEmbeddings } from '../src/data/embeddings';
 import { spawnSync } from 'node:child_process';
 import Papa from 'papaparse';
 import { projectRoot } from '../src/paths';
@@ -29,6 +29,26 @@ describe('representations (embed)', function () {
       assert.deepEqual(Array.from(back.vectors), Array.from(e.vectors));
     }
     assert.throws(() => readEmbeddings(path.join(dir, 'none.parquet')), /embeddings file not found/);
+  });
+
+  it("reads features computed elsewhere from CSV (id + one column per feature), naming the row and column of a bad value", () => {
+    const dir = tempDir();
+    const good = path.join(dir, 'torch.csv');
+    fs.writeFileSync(good, 'f0,id,f1\n0.5,587739505552785605,-1e-3\n2,b,3\n');
+    const e = readFeatures(good);
+    assert.deepEqual(e.ids, ['587739505552785605', 'b']);
+    assert.equal(e.dim, 2);
+    assert.deepEqual(Array.from(e.vectors), [0.5, -0.001, 2, 3].map(Math.fround));
+    const bad = path.join(dir, 'bad.csv');
+    fs.writeFileSync(bad, 'id,f0,f1\na,1,2\nb,3,nan\n');
+    assert.throws(() => readFeatures(bad), /bad\.csv row 3, column 'f1': 'nan' is not a finite number/);
+    fs.writeFileSync(bad, 'name,f0\na,1\n');
+    assert.throws(() => readFeatures(bad), /needs an 'id' column.*found: name, f0/);
+    fs.writeFileSync(bad, 'id,f0,f1\na,1\n');
+    assert.throws(() => readFeatures(bad), /row 2 has 2 values, the header 3/);
+    // Anything else is galmorph's own format.
+    writeEmbeddings(path.join(dir, 'e.arrow'), e);
+    assert.deepEqual(readFeatures(path.join(dir, 'e.arrow')).ids, e.ids);
   });
 
   it('an interrupted embedding resumes from its finished parts and gives the same vectors', async () => {

@@ -119,6 +119,8 @@ describe('galaxy model', function () {
     const e = compareFractions(space, 'gz1', predicted, truth, mean);
     assert.ok(Math.abs(e.answers[0]!.mae - (0.2 + 0.3) / 2) < 1e-12);
     assert.ok(Math.abs(e.answers[0]!.baseline_mae - (0.4 + 0) / 2) < 1e-12);
+    assert.ok(Math.abs(e.answers[1]!.mean_predicted - (0.3 + 0.8) / 2) < 1e-12);
+    assert.ok(Math.abs(e.answers[1]!.mean_volunteers - (0.1 + 0.5) / 2) < 1e-12);
     assert.deepEqual(e.questions, [{ question: 'gz1_class', n: 1, accuracy: 1 }]);
   });
 });

@@ -56,7 +56,7 @@ await save(gm.plot.lossFigure(gm.readTrainLog(modelDir), "Training the galaxy mo
 const result = await gm.evaluateOnGz2Test(loaded, gm.readSplit(modelDir), MC_SAMPLES);
 const ev = result.evaluation;
 console.log(`${result.galaxies} GZ2 test galaxies: mean MAE ${ev.mean_mae.toFixed(3)} against ${ev.mean_baseline_mae.toFixed(3)} for the mean-prediction baseline`);
-saveTable(ev.answers.map((a) => ({ answer: a.answer, galaxies: a.n, mae: a.mae, baseline_mae: a.baseline_mae })), "pretrain-gz2-mae", { maxRows: 40 });
+saveTable(ev.answers.map((a) => ({ answer: a.answer, galaxies: a.n, mae: a.mae, baseline_mae: a.baseline_mae, mean_predicted: a.mean_predicted, mean_volunteers: a.mean_volunteers })), "pretrain-gz2-mae", { maxRows: 40 });
 // %%
 const A = result.space.size;
 const answerIndex = result.space.answers.map((a) => a.answer);

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Field, FixedSizeList, Float32, makeData, RecordBatch, Schema, Struct, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
+import Papa from 'papaparse';
 import { readParquet, Table as WasmTable, writeParquet } from 'parquet-wasm/node';
 
 export interface Embeddings {
@@ -94,6 +95,33 @@ export function readEmbeddings(file: string): Embeddings {
   return fromTable(table, file);
 }
 
+/**
+ * Features computed elsewhere (another framework, e.g. Zoobot's PyTorch encoder), to score or search
+ * like galmorph's own: a CSV with an `id` column and one numeric column per feature, or anything
+ * `readEmbeddings` reads. A value that is not a finite number is reported by row and column.
+ */
+export function readFeatures(file: string): Embeddings {
+  if (!/\.csv$/i.test(file)) return readEmbeddings(file);
+  if (!fs.existsSync(file)) throw new Error(`galmorph: features file not found: ${file}`);
+  const parsed = Papa.parse<string[]>(fs.readFileSync(file, 'utf8').trim(), { skipEmptyLines: true });
+  const [header, ...rows] = parsed.data;
+  const idCol = header ? header.indexOf('id') : -1;
+  if (!header || idCol < 0) throw new Error(`galmorph: ${file} needs an 'id' column and one numeric column per feature (found: ${header?.join(', ') ?? 'nothing'})`);
+  const featureCols = header.map((_, j) => j).filter((j) => j !== idCol);
+  if (featureCols.length === 0 || rows.length === 0) throw new Error(`galmorph: ${file} holds no features (${rows.length} rows, ${featureCols.length} feature columns)`);
+  const dim = featureCols.length;
+  const vectors = new Float32Array(rows.length * dim);
+  const ids = rows.map((r, i) => {
+    if (r.length !== header.length) throw new Error(`galmorph: ${file} row ${i + 2} has ${r.length} values, the header ${header.length}`);
+    featureCols.forEach((j, k) => {
+      const v = Number(r[j]);
+      if (r[j]!.trim() === '' || !Number.isFinite(v)) throw new Error(`galmorph: ${file} row ${i + 2}, column '${header[j]}': '${r[j]}' is not a finite number`);
+      vectors[i * dim + k] = v;
+    });
+    return r[idCol]!;
+  });
+  return { ids, vectors, dim };
+}
 
 /** The rows of some galaxies (by index into `e.ids`) as one Float32Array. */
 export function selectRows(e: Embeddings, indices: number[]): Float32Array {

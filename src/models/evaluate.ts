@@ -12,6 +12,9 @@ export interface AnswerMetric {
   n: number;
   mae: number;
   baseline_mae: number;
+  /** Mean predicted and mean volunteer fraction over those galaxies: whether the model is biased. */
+  mean_predicted: number;
+  mean_volunteers: number;
 }
 
 export interface QuestionAccuracy {
@@ -61,16 +64,22 @@ export function compareFractions(
   const answers: AnswerMetric[] = cols.map((c, j) => {
     let sum = 0;
     let base = 0;
+    let sumPredicted = 0;
+    let sumTruth = 0;
     let count = 0;
     for (let i = 0; i < n; i++) {
       const t = truth[i * A + j]!;
       if (Number.isNaN(t)) continue;
-      sum += Math.abs(predicted[i * A + j]! - t);
+      const p = predicted[i * A + j]!;
+      sum += Math.abs(p - t);
       base += Math.abs(trainMean[j]! - t);
+      sumPredicted += p;
+      sumTruth += t;
       count++;
     }
     const a = space.answers[c]!;
-    return { answer: a.answer, question: a.question, n: count, mae: count ? sum / count : NaN, baseline_mae: count ? base / count : NaN };
+    const mean = (x: number) => (count ? x / count : NaN);
+    return { answer: a.answer, question: a.question, n: count, mae: mean(sum), baseline_mae: mean(base), mean_predicted: mean(sumPredicted), mean_volunteers: mean(sumTruth) };
   });
   const scored = answers.filter((a) => a.n > 0);
   const questions: QuestionAccuracy[] = space.groups
