@@ -23,7 +23,9 @@ import { findChromium } from '../src/plots/export';
 import { rankingPrecision } from '../src/serve/evaluate';
 import { Explorer } from '../src/serve/explorer';
 import { startServer } from '../src/serve/server';
-import { tempDir } from './support/fixtures';
+import * as tf from '@tensorflow/tfjs';
+import { AnswerSpace, buildGalaxyModel } from '../src/models/galaxy-model';
+import { gz2Sample, tempDir } from './support/fixtures';
 
 const bin = path.join(projectRoot(), 'bin', 'galmorph.js');
 const EVIL_ID = '<script>window.__pwned=1</script>';
@@ -303,6 +305,34 @@ describe('galmorph serve: the galaxy explorer in the browser', function () {
     const r = spawnSync(process.execPath, [bin, 'serve', '--embeddings', other, '--catalog', catalogFile, '--no-model', '--labels', labels, '--port', '0'], { encoding: 'utf8', timeout: 60000 });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /holds scores made with other embeddings/);
+  });
+
+  it('words rank by the latest model\'s predictions after the explorer predicts again with another', async () => {
+    const catalog = gz2Sample(8);
+    const dim = 4;
+    const file = path.join(tempDir(), 'e.parquet');
+    writeEmbeddings(file, { ids: catalog.ids(), vectors: Float32Array.from({ length: 8 * dim }, (_, i) => Math.sin(i)), dim });
+    const config = { arch: 'smallcnn', size: 32, channels: 3 as const, dropout: 0, schemas: ['gz2'] };
+    const model = (seed: number) => {
+      const m = buildGalaxyModel(config);
+      // Distinct, deterministic weights per seed, so the two models rank the galaxies differently.
+      m.setWeights(m.getWeights().map((w, k) => tf.tidy(() => tf.randomNormal(w.shape, 0, 0.5, 'float32', seed * 100 + k))));
+      return { model: m, config, space: AnswerSpace.fromNames(['gz2']), dir: '' };
+    };
+    const [a, b] = [model(1), model(2)];
+    const ranking = async (models: typeof a[]) => {
+      const explorer = Explorer.open({ embeddings: file, catalog, labels: path.join(tempDir(), 'l.jsonl') });
+      for (const m of models) {
+        await explorer.predict(m, 1);
+        explorer.rankByWords(explorer.describe('smooth').terms);
+      }
+      return explorer.rankByWords(explorer.describe('smooth').terms).map((r) => `${r.id}:${r.score.toFixed(6)}`);
+    };
+    const onlyB = await ranking([b]);
+    assert.notDeepEqual(await ranking([a]), onlyB, 'the two models must rank differently for this test to mean anything');
+    assert.deepEqual(await ranking([a, b]), onlyB);
+    a.model.dispose();
+    b.model.dispose();
   });
 
   it('"ring" in words ranks by the answers it shows, as the library does; precision against "like these" from one ring galaxy is measured', async function () {

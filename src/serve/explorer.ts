@@ -169,6 +169,8 @@ export class Explorer {
   /** Predicted vote fractions of every galaxy (mean and MC-dropout std), in the background. */
   async predict(model: GalmorphModel, samples = 5): Promise<void> {
     this.predictionProgress = { done: 0, total: this.size, error: '' };
+    // The words' along-the-tree fractions belong to the previous model's predictions.
+    this.absolute = undefined;
     try {
       if (model instanceof FineTunedModel) {
         const p = await predictCatalog(model, this.catalog.subset(this.ids), { onProgress: (done) => (this.predictionProgress.done = done) });
