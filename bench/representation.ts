@@ -38,6 +38,7 @@ import { openDatasetCatalog } from '../src/data/manifests';
 import { Encoder, galaxyModelEncoder, loadEncoder, scratchEncoder } from '../src/encoders/registry';
 import { balancedSplit, curveProgress, probeCurve, ProbeRecord, summariseCurve } from '../src/finetune/experiment';
 import { LOGISTIC_DEFAULTS } from '../src/finetune/logistic';
+import type { AnswerMetric } from '../src/models/evaluate';
 import { LoadedGalaxyModel } from '../src/models/galaxy-model';
 import { defaultEncoderDir, loadGalaxyModel } from '../src/models/load';
 import { fingerprintedEmbeddings } from '../src/representations/cache';
@@ -68,7 +69,7 @@ async function loadStart(name: string, loaded: LoadedGalaxyModel, galmorph: Enco
   return loadEncoder(name);
 }
 
-type Gz2Result = { galaxies: number; mean_mae: number; mean_baseline_mae: number; answers: { answer: string; n: number; mae: number; baseline_mae: number; mean_predicted: number; mean_volunteers: number }[] } | { skipped: string };
+type Gz2Result = { galaxies: number; mean_mae: number; mean_baseline_mae: number; answers: Omit<AnswerMetric, 'question'>[] } | { skipped: string };
 
 interface StartResult {
   start: string;
