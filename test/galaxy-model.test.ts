@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import Papa from 'papaparse';
 import { initBackend } from '../src/backend/select';
 import { readCatalog } from '../src/data/catalog';
-import { AnswerSpace, buildGalaxyModel, concentrationFloorOf, predictFractions, toConcentrations } from '../src/models/galaxy-model';
+import { AnswerSpace, buildGalaxyModel, concentrationFloorOf, GalaxyModelConfig, predictFractions, toConcentrations } from '../src/models/galaxy-model';
 import { dirichletMultinomialNLL } from '../src/models/dirichlet';
 import { loadGalaxyModel } from '../src/models/load';
 import { galaxyLoss } from '../src/training/train-galaxy';
@@ -39,7 +39,7 @@ describe('galaxy model', function () {
   before(() => initBackend('wasm'));
 
   it('saves and loads through the file-system handler with identical predictions and no leaked tensors', async () => {
-    const config = { arch: 'smallcnn', size: 24, channels: 3 as const, dropout: 0, schemas: ['gz2', 'gz1'] };
+    const config: GalaxyModelConfig = { arch: 'smallcnn', size: 24, channels: 3, dropout: 0, schemas: ['gz2', 'gz1'] };
     const model = buildGalaxyModel(config);
     const space = AnswerSpace.fromNames(config.schemas);
     assert.equal(space.size, 37 + 6);
@@ -49,8 +49,8 @@ describe('galaxy model', function () {
     const loaded = await tf.loadLayersModel(fileSystem(dir));
     const x = tf.randomUniform([3, 24, 24, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
     const before = tf.memory().numTensors;
-    const a = await predictFractions(model, space, x, 1);
-    const b = await predictFractions(loaded, space, x, 1);
+    const a = await predictFractions({ model, space, config }, x, 1);
+    const b = await predictFractions({ model: loaded, space, config }, x, 1);
     assert.equal(tf.memory().numTensors, before, 'prediction leaks no tensor');
     assert.deepEqual(Array.from(a.mean), Array.from(b.mean));
     // fractions within each question sum to one
@@ -159,7 +159,7 @@ describe('training data from the shared datasets', () => {
       const c = toConcentrations(sig, floor);
       assert.ok(Math.abs((await c.data())[2]! - floor) < 1e-6);
       const star = floor / (3 * floor + 20);
-      const { mean } = await predictFractions(tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [37] })] }), space, sig as unknown as tf.Tensor4D, 1, floor);
+      const { mean } = await predictFractions({ model: tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [37] })] }), space, config: { concentrationFloor: floor } }, sig as unknown as tf.Tensor4D, 1);
       assert.ok(Math.abs(mean[2]! - star) < 1e-6, `floor ${floor}: star ${mean[2]} against ${star}`);
       c.dispose();
     }
@@ -190,7 +190,7 @@ describe('training data from the shared datasets', () => {
     assert.equal(loaded.config.concentrationFloor, 0.1);
     const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const raw = await (loaded.model.apply(x, { training: false }) as tf.Tensor).data();
-    const { mean } = await predictFractions(loaded.model, loaded.space, x, 1, concentrationFloorOf(loaded.config));
+    const { mean } = await predictFractions(loaded, x, 1);
     const [g0] = loaded.space.groups; // t01: smooth, features, star
     for (let i = 0; i < 2; i++) {
       const a = g0!.map((c) => 0.1 + 100 * raw[i * 37 + c]!);

@@ -114,17 +114,25 @@ export function representationModel(model: tf.LayersModel): tf.LayersModel {
   return tf.model({ inputs: model.inputs, outputs: model.getLayer('representation').output as tf.SymbolicTensor });
 }
 
+/** What prediction needs of a galaxy model: a `LoadedGalaxyModel` has it. */
+export interface PredictingGalaxyModel {
+  model: tf.LayersModel;
+  space: AnswerSpace;
+  /** Its concentration floor (Zoobot's 1 when not given). */
+  config: Pick<GalaxyModelConfig, 'concentrationFloor'>;
+}
+
 /**
  * Predicted vote fractions: the mean over `samples` Monte Carlo dropout passes of each answer's
- * expected fraction within its question, and their standard deviation.
+ * expected fraction within its question, and their standard deviation. Takes the model with its
+ * config so that the concentrations use the floor it was trained with.
  */
 export async function predictFractions(
-  model: tf.LayersModel,
-  space: AnswerSpace,
+  { model, space, config }: PredictingGalaxyModel,
   images: tf.Tensor4D,
   samples = 5,
-  floor = ZOOBOT_CONCENTRATION_FLOOR,
 ): Promise<{ mean: Float32Array; std: Float32Array }> {
+  const floor = concentrationFloorOf(config);
   const q = space.questionMatrix();
   try {
     const [mean, std] = tf.tidy(() => {

@@ -11,7 +11,7 @@ import { BatchOptions, mapImageBatches, sourceFiles } from '../data/batches';
 import { Catalog } from '../data/catalog';
 import { selectRows } from '../data/embeddings';
 import { FineTunedModel, isFinetunedModelDir, predictionColumn } from './finetuned-model';
-import { concentrationFloorOf, LoadedGalaxyModel, predictFractions } from './galaxy-model';
+import { LoadedGalaxyModel, predictFractions } from './galaxy-model';
 import { defaultModelDir, loadGalaxyModel } from './load';
 
 export interface FilePredictionOptions extends BatchOptions {
@@ -36,7 +36,7 @@ export async function predictFiles(
   // One row per image: the answers' means, then their standard deviations.
   const both = await mapImageBatches(files, preprocess, 2 * A, async (x: tf.Tensor4D) => {
     const n = x.shape[0];
-    const { mean, std } = await predictFractions(loaded.model, loaded.space, x, options.samples ?? 5, concentrationFloorOf(loaded.config));
+    const { mean, std } = await predictFractions(loaded, x, options.samples ?? 5);
     const rows = new Float32Array(n * 2 * A);
     for (let i = 0; i < n; i++) {
       cols.forEach((c, j) => {

@@ -14,7 +14,7 @@ import { mapImageBatches } from '../data/batches';
 import { Catalog, CatalogRow } from '../data/catalog';
 import { Embeddings, readEmbeddings } from '../data/embeddings';
 import { isFitsFile, readImage } from '../data/images';
-import { concentrationFloorOf, LoadedGalaxyModel, predictFractions } from '../models/galaxy-model';
+import { LoadedGalaxyModel, predictFractions } from '../models/galaxy-model';
 import { FineTunedModel } from '../models/finetuned-model';
 import { GalmorphModel, predictCatalog } from '../models/predict';
 import { RepresentationPca } from '../representations/pca';
@@ -188,7 +188,7 @@ export class Explorer {
         2 * A,
         async (x) => {
           const n = x.shape[0];
-          const { mean, std } = await predictFractions(loaded.model, loaded.space, x, samples, concentrationFloorOf(loaded.config));
+          const { mean, std } = await predictFractions(loaded, x, samples);
           const out = new Float32Array(n * 2 * A);
           for (let i = 0; i < n; i++) {
             out.set(mean.subarray(i * A, (i + 1) * A), i * 2 * A);
