@@ -21,10 +21,10 @@
 //   are galaxies with that fraction > 0.9 (44 of the 1,000 in `gz2-hart16-1000`).
 // - **GZ1 mergers**: in `gz1-sdss-4019`, score 5 for the 115 GZ1 mergers, 0 otherwise.
 //
-// Metrics over the whole ranking, mean and std over repeats with different random starts, at each
-// label budget of the parameter cell (50, 100 and 200 by default): `known-scores` ranks the galaxies
-// already scored by their score and the rest by the prediction (what the researcher would see), and
-// `model-only` by the prediction alone. Beside them: isolation forest, local outlier factor and a
+// Metrics over the whole ranking, mean and std over repeats with different random starts (run side
+// by side, one per core), at each label budget of the parameter cell (50, 100 and 200 by default):
+// `known-scores` ranks the galaxies already scored by their score, those scored 0 last, and the rest
+// by the prediction (what the researcher would see), and `model-only` by the prediction alone. Beside them: isolation forest, local outlier factor and a
 // random ranking (no labels), on the same 40 components.
 //
 // The galmorph features come from `models/galmorph-honest`, pretrained without either task's labels:
@@ -91,7 +91,7 @@ async function runTask(dataset: string, task: gm.anomaly.ResearcherTask): Promis
   console.log(`${task.name}: baselines in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   for (const f of FEATURES) {
     t0 = Date.now();
-    rows.push(...gm.anomaly.simulatePersonalised(feats[f], task, SIMULATION).map((r) => ({ ...r, method: `${r.method} (${f})` })));
+    rows.push(...(await gm.anomaly.simulatePersonalised(feats[f], task, SIMULATION)).map((r) => ({ ...r, method: `${r.method} (${f})` })));
     console.log(`${task.name}: GP + active learning on ${f} features, ${REPEATS} repeats in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
   return rows;

@@ -9,6 +9,7 @@ import { RepresentationPca } from '../representations/pca';
 import { expectedImprovement, topK } from './acquisition';
 import { GaussianProcessOptions, GaussianProcessRegressor, KernelParams } from './gaussian-process';
 import { IsolationForest } from './isolation-forest';
+import { MIN_SCORE } from './labels';
 
 /** The defaults of the anomaly finder's options (the CLI shows these). */
 export const ANOMALY_DEFAULTS = { components: 40, initialLabels: 10, batchSize: 10, tradeoff: 0.5, seed: 0 } as const;
@@ -61,8 +62,11 @@ export interface RankedGalaxy {
 export interface RankingOptions {
   /**
    * Rank a galaxy the researcher scored by that score instead of the prediction (scored first on a
-   * tie): their favourites on top, and what they called dull below the promising unscored ones.
-   * Default true. (Until 2026-12 this put every scored galaxy first, even those scored 0.)
+   * tie), and those scored 0, the bottom of the scale (what they called dull), below every unscored
+   * galaxy: their favourites on top, the promising unscored ones next. Default true. With false,
+   * every galaxy ranks by the prediction. (Until 2026-12-02 this put every scored galaxy first, even
+   * those scored 0; until 2026-12-07 a galaxy scored 0 still rose above unscored ones predicted
+   * below 0, as many are after many zeros.)
    */
   knownScores?: boolean;
 }
@@ -176,9 +180,16 @@ export class PersonalisedAnomalyFinder {
     const { mean, std } = this.predict(all);
     const prior = this.prior;
     const known = options.knownScores ?? true;
-    const value = Float64Array.from(all, (i) => (known ? this.labels.get(i) ?? mean[i]! : mean[i]!));
+    // A galaxy scored at the bottom of the scale (0, or lower if such scores were given) is known to
+    // be dull; an unscored one, however low its prediction, might not be. (Predictions fall below 0
+    // after many zeros.)
+    const lowest = Math.min(MIN_SCORE, ...this.labels.values());
+    const value = Float64Array.from(all, (i) => {
+      const label = known ? this.labels.get(i) : undefined;
+      return label === undefined ? mean[i]! : label === lowest ? -Infinity : label;
+    });
     const scored = (i: number) => (known && this.labels.has(i) ? 1 : 0);
-    const order = all.sort((a, b) => value[b]! - value[a]! || scored(b) - scored(a) || (prior ? prior[b]! - prior[a]! : 0) || a - b);
+    const order = all.sort((a, b) => value[b]! - value[a]! || scored(b) - scored(a) || mean[b]! - mean[a]! || (prior ? prior[b]! - prior[a]! : 0) || a - b);
     return order.map((i, r) => ({ id: this.ids[i]!, rank: r + 1, predicted: mean[i]!, std: std[i]!, label: this.labels.get(i) }));
   }
 

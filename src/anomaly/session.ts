@@ -174,7 +174,7 @@ export class AnomalySession {
   }
 
   /**
-   * Every galaxy ranked by predicted score (scored ones first by default). The Gaussian process
+   * Every galaxy ranked by its score where given, else by the prediction (see `RankingOptions`). The Gaussian process
    * needs 2 or more scores: before that, the ranking holds what is known (the scored galaxy first,
    * then the rest in the embeddings' order, predicted NaN) and its `note` says why.
    */
