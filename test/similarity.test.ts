@@ -190,4 +190,23 @@ describe('similarity evaluation', () => {
     const r = evaluateRandom(e.ids, new Set(['a1', 'a2', 'a3']), { maxK: 5, seed: 1 });
     assert.ok(Math.abs(r.precision[4]! - 2 / 5) < 1e-12, 'at k = n−1 every ranking holds both other tagged galaxies');
   });
+
+  it('fits the PCA once for several tags on the same embeddings, and afresh when their vectors change', () => {
+    const e = synthetic(300, [3, 0.5, 2, 1, 0.2, 1.5], 4);
+    const tags = [new Set(e.ids.slice(0, 40)), new Set(e.ids.filter((_, i) => i % 9 === 0))];
+    const fresh = () => ({ ...e, vectors: Float32Array.from(e.vectors) }); // a new object: nothing remembered
+    const options = { pca: 3, scale: true, maxK: 5 };
+    let fits = 0;
+    const fit = RepresentationPca.fit;
+    RepresentationPca.fit = (...args: Parameters<typeof fit>) => (fits++, fit.apply(RepresentationPca, args));
+    try {
+      for (const tag of tags) assert.deepEqual(evaluateTag(e, tag, options), evaluateTag(fresh(), tag, options));
+      assert.equal(fits, 3, 'one fit for the two tags on e, one for each fresh copy');
+      for (let i = 0; i < e.vectors.length; i += 6) e.vectors[i] = -e.vectors[i]!; // changed in place
+      assert.deepEqual(evaluateTag(e, tags[1]!, options), evaluateTag(fresh(), tags[1]!, options));
+      assert.equal(fits, 5, 'changed vectors are projected afresh');
+    } finally {
+      RepresentationPca.fit = fit;
+    }
+  });
 });

@@ -45,10 +45,30 @@ function scoreRankings(ids: string[], tagged: Set<string>, maxK: number, ranking
 
 /** Precision@k and mAP of similarity search on embeddings for one tag. */
 export function evaluateTag(e: Embeddings, tagged: Set<string>, options: { maxK?: number; metric?: Metric; pca?: number; scale?: boolean } = {}): TagScore {
-  // PCA is fitted once for all queries, on all galaxies (no labels involved).
-  const space = options.pca ? project(e, options.pca, options.scale ?? false) : e;
+  // PCA is fitted once for all queries, on all galaxies (no labels involved), and kept for the
+  // next tag scored on the same embeddings: the fit is most of the cost for wide features.
+  const space = options.pca ? projectOnce(e, options.pca, options.scale ?? false) : e;
   const n = e.ids.length;
   return scoreRankings(e.ids, tagged, options.maxK ?? 10, (q) => similar(space, q, { k: n - 1, metric: options.metric }).map((nb) => nb.id));
+}
+
+const projections = new WeakMap<Embeddings, Map<string, Embeddings>>();
+
+/**
+ * `project`, remembered per embeddings object; the key holds a checksum of the vectors (one pass,
+ * far cheaper than the fit), so vectors changed in place are projected afresh.
+ */
+function projectOnce(e: Embeddings, components: number, scale: boolean): Embeddings {
+  const byKey = projections.get(e) ?? new Map<string, Embeddings>();
+  projections.set(e, byKey);
+  let checksum = 0;
+  for (let i = 0; i < e.vectors.length; i++) checksum += e.vectors[i]! * (1 + (i % 7));
+  const key = `${components} ${scale} ${e.ids.length} ${e.dim} ${checksum}`;
+  const hit = byKey.get(key);
+  if (hit) return hit;
+  const space = project(e, components, scale);
+  byKey.set(key, space);
+  return space;
 }
 
 /** Embeddings projected on their first `components` principal components. */
