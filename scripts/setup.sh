@@ -79,7 +79,8 @@ bash scripts/build-native.sh || true
 # --- 4. tslab kernel in the project-local Jupyter path ---------------------------------------
 spec="$ROOT/.jupyter/share/jupyter/kernels/tslab/kernel.json"
 tslab_bin="$ROOT/node_modules/.bin/tslab"
-if [ ! -f "$spec" ] || ! grep -qF "\"$tslab_bin\"" "$spec"; then
+kernel_bin="$ROOT/bin/tslab-kernel.js"  # tslab with its ZeroMQ sends queued (see the file)
+if [ ! -f "$spec" ] || ! grep -qF "\"$kernel_bin\"" "$spec"; then
   log "registering the tslab kernel in $ROOT/.jupyter"
-  "$tslab_bin" install --python="$PY" --prefix="$ROOT/.jupyter" --binary="$tslab_bin" >/dev/null
+  "$tslab_bin" install --python="$PY" --prefix="$ROOT/.jupyter" --binary="$kernel_bin" >/dev/null
 fi

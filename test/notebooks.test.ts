@@ -50,8 +50,43 @@ describe('notebook execution (tslab kernel, headless)', function () {
     assert.equal(status.problem, undefined, status.problem);
     assert.ok(status.kernelSpec.startsWith(path.join(projectRoot(), '.jupyter')));
     const spec = JSON.parse(fs.readFileSync(status.kernelSpec, 'utf8'));
-    assert.equal(spec.argv[0], path.join(projectRoot(), 'node_modules', '.bin', 'tslab'));
+    assert.equal(spec.argv[0], path.join(projectRoot(), 'bin', 'tslab-kernel.js'), 'the launcher that queues ZeroMQ sends');
     for (const v of Object.values(jupyterEnv())) assert.ok(v.startsWith(path.join(projectRoot(), '.jupyter')), v);
+  });
+
+  it("the kernel launcher queues each ZeroMQ socket's sends, which zeromq 6 otherwise refuses while one is in flight", async () => {
+    // The zeromq tslab loads, found the way the launcher finds it.
+    const zmq = require(require.resolve('zeromq', { paths: [path.dirname(require.resolve('tslab/package.json'))] })) as typeof import('zeromq');
+    const { queueSends } = require(path.join(projectRoot(), 'bin', 'tslab-kernel.js')) as { queueSends: (z: unknown) => unknown };
+    const sockets: { close(): void }[] = [];
+    const pushTo = async (address: string) => {
+      const push = new zmq.Push();
+      sockets.push(push);
+      await push.bind(address);
+      return push;
+    };
+    try {
+      // A Push socket with no peer holds its first message, so the first send stays in flight.
+      const plain = await pushTo('inproc://galmorph-plain');
+      void plain.send('one').catch(() => undefined);
+      assert.throws(() => void plain.send('two'), /busy writing/, 'zeromq alone: a second send while one is in flight fails (what killed the kernel)');
+      const original = queueSends(zmq);
+      try {
+        const queued = await pushTo('inproc://galmorph-queued');
+        const sent = [queued.send('one'), queued.send('two'), queued.send('three')];
+        const pull = new zmq.Pull();
+        sockets.push(pull);
+        pull.connect('inproc://galmorph-queued');
+        await Promise.all(sent);
+        const received: string[] = [];
+        for (let i = 0; i < 3; i++) received.push((await pull.receive())[0]!.toString());
+        assert.deepEqual(received, ['one', 'two', 'three']);
+      } finally {
+        Object.defineProperty(zmq.Socket.prototype, 'send', { value: original, writable: false, enumerable: false, configurable: true });
+      }
+    } finally {
+      for (const s of sockets) s.close();
+    }
   });
 
   it('runs a notebook, keeps its outputs, and exports HTML that loads nothing from the network', async () => {
