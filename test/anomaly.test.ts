@@ -207,6 +207,7 @@ describe('personalised anomaly finder', () => {
     const threaded = await simulatePersonalised(e, task, { budgets: [20, 40], repeats: 3, components: 5, workers: 2, onProgress: () => calls++ });
     assert.deepEqual(threaded, rows, 'repeats on 2 worker threads give exactly the rows of repeats run in turn');
     assert.equal(calls, 3, 'progress after each repeat');
+    await assert.rejects(simulatePersonalised(e, task, { budgets: [20], repeats: 1, workers: 0.5 }), /workers must be a whole number from 1, got 0.5/);
     const ap = rows.find((r) => r.n_labels === 40 && r.ranking === 'model-only' && r.metric === 'average_precision')!;
     const random = unsupervisedBaselines(e, task, { repeats: 2, components: 5 }).find((r) => r.method === 'random' && r.metric === 'average_precision')!;
     assert.equal(ap.repeats, 3);

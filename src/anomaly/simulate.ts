@@ -115,6 +115,7 @@ export async function simulatePersonalised(e: Embeddings, task: ResearcherTask, 
   const repeats = options.repeats ?? 10;
   const { features, dim } = reduceForAnomalies(e, options.components);
   const { onProgress, workers: requested, ...rest } = options;
+  if (requested !== undefined && !(Number.isInteger(requested) && requested >= 1)) throw new Error(`galmorph: workers must be a whole number from 1, got ${requested}`);
   const workers = Math.max(1, Math.min(repeats, requested ?? availableParallelism()));
   const jobs: RepeatJob[] = Array.from({ length: repeats }, (_, repeat) => ({ ids: e.ids, features, dim, task, options: rest, repeat }));
   let done = 0;
