@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RepeatJob, RepeatResult } from './simulate';
+import type { RepeatResult, SessionData } from './simulate';
 
 function workerScript(): { file: string; execArgv: string[] } {
   const ext = path.extname(__filename);
@@ -14,19 +14,20 @@ function workerScript(): { file: string; execArgv: string[] } {
   return { file, execArgv: ext === '.ts' ? ['--require', require.resolve('tsx/cjs')] : [] };
 }
 
-export async function runInWorkers(jobs: RepeatJob[], workers: number, onDone: () => void): Promise<RepeatResult[]> {
+/** The session data goes to each worker once (`workerData`); then each is sent repeat numbers. */
+export async function runInWorkers(data: SessionData, repeats: number[], workers: number, onDone: () => void): Promise<RepeatResult[]> {
   const { file, execArgv } = workerScript();
-  const queue = jobs.slice();
+  const queue = repeats.slice();
   const results: RepeatResult[] = [];
-  const runOne = (worker: Worker, job: RepeatJob) =>
+  const runOne = (worker: Worker, repeat: number) =>
     new Promise<RepeatResult>((resolve, reject) => {
       const onError = (err: Error) => {
         cleanup();
-        reject(new Error(`galmorph: simulated session ${job.repeat + 1} failed in a worker thread: ${err.message}`));
+        reject(new Error(`galmorph: simulated session ${repeat + 1} failed in a worker thread: ${err.message}`));
       };
       const onExit = (code: number) => {
         cleanup();
-        reject(new Error(`galmorph: the worker thread of simulated session ${job.repeat + 1} stopped (exit code ${code})`));
+        reject(new Error(`galmorph: the worker thread of simulated session ${repeat + 1} stopped (exit code ${code})`));
       };
       const onMessage = (result: RepeatResult) => {
         cleanup();
@@ -40,14 +41,14 @@ export async function runInWorkers(jobs: RepeatJob[], workers: number, onDone: (
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
-      worker.postMessage(job);
+      worker.postMessage(repeat);
     });
-  const pool = Array.from({ length: Math.min(workers, jobs.length) }, () => new Worker(file, { execArgv }));
+  const pool = Array.from({ length: Math.min(workers, repeats.length) }, () => new Worker(file, { execArgv, workerData: data }));
   try {
     await Promise.all(
       pool.map(async (worker) => {
-        for (let job = queue.shift(); job; job = queue.shift()) {
-          results.push(await runOne(worker, job));
+        for (let repeat = queue.shift(); repeat !== undefined; repeat = queue.shift()) {
+          results.push(await runOne(worker, repeat));
           onDone();
         }
       }),

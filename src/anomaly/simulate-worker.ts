@@ -1,7 +1,8 @@
-/** Worker-thread entry of `runInWorkers`: runs each simulated session it is sent and sends back its scores. */
-import { parentPort } from 'node:worker_threads';
-import { runRepeat, type RepeatJob } from './simulate';
+/** Worker-thread entry of `runInWorkers`: the session data arrives once as workerData; then it runs each repeat it is sent and sends back its scores. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { runRepeat, type SessionData } from './simulate';
 
 if (!parentPort) throw new Error('galmorph: simulate-worker runs as a worker thread (see simulate-pool.ts)');
 const port = parentPort;
-port.on('message', (job: RepeatJob) => port.postMessage(runRepeat(job)));
+const data = workerData as SessionData;
+port.on('message', (repeat: number) => port.postMessage(runRepeat(data, repeat)));

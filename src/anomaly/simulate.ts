@@ -74,18 +74,17 @@ export interface RepeatResult {
   rankings: { key: Omit<AnomalyRow, 'mean' | 'std' | 'repeats' | 'metric'>; metrics: Record<RankingMetric, number> }[];
 }
 
-/** What `runRepeat` needs: plain data, so that it can be sent to a worker thread. */
-export interface RepeatJob {
+/** What every repeat shares: plain data, so that it can be sent to a worker thread once. */
+export interface SessionData {
   ids: string[];
   features: Float64Array;
   dim: number;
   task: ResearcherTask;
-  options: Omit<SimulationOptions, 'onProgress'>;
-  repeat: number;
+  options: Omit<SimulationOptions, 'onProgress' | 'workers'>;
 }
 
 /** One simulated session: the finder labels up to each budget and both rankings are scored there. */
-export function runRepeat({ ids, features, dim, task, options, repeat }: RepeatJob): RepeatResult {
+export function runRepeat({ ids, features, dim, task, options }: SessionData, repeat: number): RepeatResult {
   const budgets = (options.budgets ?? [50, 100, 200]).slice().sort((a, b) => a - b);
   // With priorFrom 'isolation-forest' each repeat's forest has the seed of the baseline's.
   const finder = new PersonalisedAnomalyFinder(ids, features, dim, { ...options, seed: (options.seed ?? 0) + repeat });
@@ -117,17 +116,18 @@ export async function simulatePersonalised(e: Embeddings, task: ResearcherTask, 
   const { onProgress, workers: requested, ...rest } = options;
   if (requested !== undefined && !(Number.isInteger(requested) && requested >= 1)) throw new Error(`galmorph: workers must be a whole number from 1, got ${requested}`);
   const workers = Math.max(1, Math.min(repeats, requested ?? availableParallelism()));
-  const jobs: RepeatJob[] = Array.from({ length: repeats }, (_, repeat) => ({ ids: e.ids, features, dim, task, options: rest, repeat }));
+  const data: SessionData = { ids: e.ids, features, dim, task, options: rest };
+  const numbers = Array.from({ length: repeats }, (_, repeat) => repeat);
   let done = 0;
   const progress = () => onProgress?.(++done, repeats);
   const results =
     workers === 1
-      ? jobs.map((job) => {
-          const result = runRepeat(job);
+      ? numbers.map((repeat) => {
+          const result = runRepeat(data, repeat);
           progress();
           return result;
         })
-      : await runInWorkers(jobs, workers, progress);
+      : await runInWorkers(data, numbers, workers, progress);
   const samples: Samples = new Map();
   for (const { rankings } of results.sort((a, b) => a.repeat - b.repeat)) for (const { key, metrics } of rankings) record(samples, key, metrics);
   return summariseSamples(samples);

@@ -52,22 +52,21 @@ export function evaluateTag(e: Embeddings, tagged: Set<string>, options: { maxK?
   return scoreRankings(e.ids, tagged, options.maxK ?? 10, (q) => similar(space, q, { k: n - 1, metric: options.metric }).map((nb) => nb.id));
 }
 
-const projections = new WeakMap<Embeddings, Map<string, Embeddings>>();
+const projections = new WeakMap<Embeddings, { key: string; space: Embeddings }>();
 
 /**
- * `project`, remembered per embeddings object; the key holds a checksum of the vectors (one pass,
- * far cheaper than the fit), so vectors changed in place are projected afresh.
+ * `project`, remembered per embeddings object (only the latest projection: evaluations call it with
+ * one setting for every tag); the key holds a checksum of the vectors (one pass, far cheaper than
+ * the fit), so vectors changed in place are projected afresh and the stale projection is dropped.
  */
 function projectOnce(e: Embeddings, components: number, scale: boolean): Embeddings {
-  const byKey = projections.get(e) ?? new Map<string, Embeddings>();
-  projections.set(e, byKey);
   let checksum = 0;
   for (let i = 0; i < e.vectors.length; i++) checksum += e.vectors[i]! * (1 + (i % 7));
   const key = `${components} ${scale} ${e.ids.length} ${e.dim} ${checksum}`;
-  const hit = byKey.get(key);
-  if (hit) return hit;
+  const last = projections.get(e);
+  if (last?.key === key) return last.space;
   const space = project(e, components, scale);
-  byKey.set(key, space);
+  projections.set(e, { key, space });
   return space;
 }
 
