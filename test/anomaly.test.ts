@@ -7,7 +7,8 @@ import { averagePathLength, IsolationForest } from '../src/anomaly/isolation-for
 import { localOutlierFactor } from '../src/anomaly/local-outlier-factor';
 import { precisionAt, rankingMetrics, recallAt } from '../src/anomaly/metrics';
 import { nelderMead } from '../src/anomaly/nelder-mead';
-import { fitTrend, PersonalisedAnomalyFinder } from '../src/anomaly/personalised';
+import { fitTrend, PersonalisedAnomalyFinder, reduceForAnomalies } from '../src/anomaly/personalised';
+import { RepresentationPca } from '../src/representations/pca';
 import { simulatePersonalised, unsupervisedBaselines } from '../src/anomaly/simulate';
 import { seededRng } from '../src/data/augment';
 
@@ -187,6 +188,29 @@ describe('personalised anomaly finder', () => {
     const first = byForest.ranking({ knownScores: false }).find((g) => g.label === undefined)!;
     const unscoredForest = ids.map((id, i) => ({ id, s: forest[i]! })).filter((g) => !dull.includes(g.id));
     assert.equal(first.id, unscoredForest.sort((a, b) => b.s - a.s)[0]!.id, "priorFrom 'isolation-forest': the forest's most anomalous unscored galaxy leads");
+  });
+
+  it('reduces each embeddings object once, and afresh when its vectors change', () => {
+    const rng = seededRng(3);
+    const e = { ids: Array.from({ length: 60 }, (_, i) => `r${i}`), vectors: Float32Array.from({ length: 60 * 8 }, () => rng() - 0.5), dim: 8 };
+    let fits = 0;
+    const fit = RepresentationPca.fit;
+    RepresentationPca.fit = (...args: Parameters<typeof fit>) => (fits++, fit.apply(RepresentationPca, args));
+    try {
+      const first = reduceForAnomalies(e, 4);
+      assert.equal(reduceForAnomalies(e, 4).features, first.features, 'the same array for the same vectors');
+      assert.equal(fits, 1);
+      const copy = reduceForAnomalies({ ...e, vectors: Float32Array.from(e.vectors) }, 4);
+      assert.deepEqual(Array.from(copy.features), Array.from(first.features), 'a fresh fit of equal vectors gives the same features');
+      e.vectors[5] = 3; // changed in place
+      const changed = reduceForAnomalies(e, 4);
+      assert.equal(fits, 3);
+      assert.notDeepEqual(Array.from(changed.features), Array.from(first.features));
+      reduceForAnomalies(e, 3);
+      assert.equal(fits, 4, 'another number of components is another reduction');
+    } finally {
+      RepresentationPca.fit = fit;
+    }
   });
 
   it('refits when a galaxy is scored again', () => {
