@@ -5,6 +5,7 @@
  */
 import { seededRng, shuffle } from '../data/augment';
 import type { Embeddings } from '../data/embeddings';
+import { latestFor } from '../representations/latest';
 import { RepresentationPca } from '../representations/pca';
 import { expectedImprovement, topK } from './acquisition';
 import { GaussianProcessOptions, GaussianProcessRegressor, KernelParams } from './gaussian-process';
@@ -46,23 +47,16 @@ export type PriorSource = (typeof PRIOR_SOURCES)[number];
 /** Representations reduced by PCA (fitted on all of them) to `components` (default 40, at most their length). */
 export function reduceForAnomalies(e: Embeddings, components: number = ANOMALY_DEFAULTS.components): { features: Float64Array; dim: number } {
   const dim = Math.min(components, e.dim);
-  let checksum = 0;
-  for (let i = 0; i < e.vectors.length; i++) checksum += e.vectors[i]! * (1 + (i % 7));
-  const key = `${dim} ${e.ids.length} ${e.dim} ${checksum}`;
-  const last = reductions.get(e);
-  if (last?.key === key) return { features: last.features, dim };
-  const features = Float64Array.from(RepresentationPca.fit(e, { components: dim }).transform(e.vectors));
-  reductions.set(e, { key, features });
+  const features = latestFor(reductions, e, String(dim), () => Float64Array.from(RepresentationPca.fit(e, { components: dim }).transform(e.vectors)));
   return { features, dim };
 }
 
 /**
  * The latest reduction of each embeddings object: the baselines and every simulation of a task
  * reduce the same embeddings, and a fit of 1,280-d features costs tens of seconds (the dim × dim
- * eigendecomposition). The key holds a checksum of the vectors, so vectors changed in place are
- * reduced afresh. Callers get the same array: nothing here writes to it.
+ * eigendecomposition). Callers get the same array: nothing here writes to it.
  */
-const reductions = new WeakMap<Embeddings, { key: string; features: Float64Array }>();
+const reductions = new WeakMap<Embeddings, { key: string; value: Float64Array }>();
 
 export interface RankedGalaxy {
   id: string;

@@ -5,6 +5,7 @@
  * tag's queries.
  */
 import { seededRng, shuffle } from '../data/augment';
+import { latestFor } from '../representations/latest';
 import type { Embeddings } from '../data/embeddings';
 import { Metric, similar } from './search';
 import { RepresentationPca } from '../representations/pca';
@@ -52,22 +53,11 @@ export function evaluateTag(e: Embeddings, tagged: Set<string>, options: { maxK?
   return scoreRankings(e.ids, tagged, options.maxK ?? 10, (q) => similar(space, q, { k: n - 1, metric: options.metric }).map((nb) => nb.id));
 }
 
-const projections = new WeakMap<Embeddings, { key: string; space: Embeddings }>();
+const projections = new WeakMap<Embeddings, { key: string; value: Embeddings }>();
 
-/**
- * `project`, remembered per embeddings object (only the latest projection: evaluations call it with
- * one setting for every tag); the key holds a checksum of the vectors (one pass, far cheaper than
- * the fit), so vectors changed in place are projected afresh and the stale projection is dropped.
- */
+/** `project`, remembered per embeddings object (only the latest: evaluations use one setting for every tag). */
 function projectOnce(e: Embeddings, components: number, scale: boolean): Embeddings {
-  let checksum = 0;
-  for (let i = 0; i < e.vectors.length; i++) checksum += e.vectors[i]! * (1 + (i % 7));
-  const key = `${components} ${scale} ${e.ids.length} ${e.dim} ${checksum}`;
-  const last = projections.get(e);
-  if (last?.key === key) return last.space;
-  const space = project(e, components, scale);
-  projections.set(e, { key, space });
-  return space;
+  return latestFor(projections, e, `${components} ${scale}`, () => project(e, components, scale));
 }
 
 /** Embeddings projected on their first `components` principal components. */
