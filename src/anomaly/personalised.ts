@@ -53,8 +53,8 @@ export function reduceForAnomalies(e: Embeddings, components: number = ANOMALY_D
 
 /**
  * The latest reduction of each embeddings object: the baselines and every simulation of a task
- * reduce the same embeddings, and a fit of 1,280-d features costs tens of seconds (the dim × dim
- * eigendecomposition). Callers get the same array: nothing here writes to it.
+ * reduce the same embeddings, and a fit of 1,280-d features still costs seconds (the covariance
+ * and the leading eigenpairs). Callers get the same array: nothing here writes to it.
  */
 const reductions = new WeakMap<Embeddings, { key: string; value: Float64Array }>();
 

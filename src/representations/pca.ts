@@ -2,16 +2,17 @@
  * PCA of representations, fitted once and reusable on new galaxies. The fit streams: vectors go
  * through `StreamingCovariance` chunk by chunk (double precision), so N galaxies cost O(dim²)
  * memory beyond the Float32Array they already sit in, never an N-row array of arrays; the principal
- * axes are the eigenvectors of the dim × dim covariance (or correlation, with `scale`) matrix
- * (ml-matrix's symmetric EVD). `RepresentationPca.incremental(dim)` takes chunks one at a time
+ * axes are the leading eigenvectors of the dim × dim covariance (or correlation, with `scale`)
+ * matrix (topEigenpairs: subspace iteration for a few components of wide features, ml-matrix's full
+ * symmetric EVD otherwise). `RepresentationPca.incremental(dim)` takes chunks one at a time
  * (`partialFit`, then `finalize`) for catalogues that never sit in memory whole.
  * `toJSON()` / `load()` (and `writePca` / `readPca`) keep a fitted projection beside the embeddings
  * it came from.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVD, Matrix } from 'ml-matrix';
 import { StreamingCovariance } from './covariance';
+import { topEigenpairs } from './top-eigen';
 import type { Embeddings } from '../data/embeddings';
 
 export interface PcaOptions {
@@ -39,8 +40,13 @@ export interface PcaJson {
   stdevs: number[] | null;
   /** Unit principal axes, [components][dim]. */
   axes: number[][];
-  /** Every eigenvalue of the covariance (or correlation) matrix, largest first. */
+  /**
+   * The largest eigenvalues of the covariance (or correlation) matrix, largest first: at least the
+   * kept ones; every one when the fit took the full decomposition (small dims).
+   */
   eigenvalues: number[];
+  /** Sum of every eigenvalue (the matrix's trace). Files written before it existed hold every eigenvalue instead. */
+  totalVariance?: number;
   /** Fraction of the variance each kept component explains (for people reading the file). */
   explainedVariance: number[];
 }
@@ -83,13 +89,9 @@ export class PcaAccumulator {
       for (let j = 0; j < d; j++) stdevs[j] = Math.sqrt(cov[j * d + j]!) || 1; // constant dimensions stay as they are (all zero once centred)
       for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) cov[a * d + b]! /= stdevs[a]! * stdevs[b]!;
     }
-    const evd = new EVD(Matrix.from1DArray(d, d, cov), { assumeSymmetric: true });
-    const values = evd.realEigenvalues;
-    const vectors = evd.eigenvectorMatrix;
-    const order = values.map((_, i) => i).sort((a, b) => values[b]! - values[a]!);
-    const eigenvalues = order.map((i) => Math.max(values[i]!, 0)); // rounding leaves tiny negatives
-    const axes = order.slice(0, components).map((i) => {
-      const axis = vectors.getColumn(i);
+    const top = topEigenpairs(cov, d, components);
+    const eigenvalues = top.all ?? top.values;
+    const axes = top.vectors.map((axis) => {
       // a fixed sign: the largest entry positive, so refits and chunkings agree
       let big = 0;
       for (let j = 1; j < d; j++) if (Math.abs(axis[j]!) > Math.abs(axis[big]!)) big = j;
@@ -97,7 +99,7 @@ export class PcaAccumulator {
       const norm = Math.sqrt(axis.reduce((s, x) => s + x * x, 0)) || 1;
       return Float64Array.from(axis, (x) => (sign * x) / norm);
     });
-    return RepresentationPca.fromParts({ dim: d, components, count: this.stats.count, mean: Float64Array.from(this.stats.mean), stdevs, axes, eigenvalues });
+    return RepresentationPca.fromParts({ dim: d, components, count: this.stats.count, mean: Float64Array.from(this.stats.mean), stdevs, axes, eigenvalues, totalVariance: top.trace });
   }
 }
 
@@ -109,7 +111,10 @@ export interface PcaParts {
   mean: Float64Array;
   stdevs: Float64Array | null;
   axes: Float64Array[];
+  /** The largest eigenvalues (at least the kept ones), largest first. */
   eigenvalues: number[];
+  /** Sum of every eigenvalue. */
+  totalVariance: number;
 }
 
 export class RepresentationPca {
@@ -147,7 +152,7 @@ export class RepresentationPca {
 
   /** Fraction of the variance each kept component explains. */
   explainedVariance(): number[] {
-    const total = this.parts.eigenvalues.reduce((s, v) => s + v, 0);
+    const total = this.parts.totalVariance;
     return this.parts.eigenvalues.slice(0, this.components).map((v) => (total > 0 ? v / total : 0));
   }
 
@@ -199,6 +204,7 @@ export class RepresentationPca {
       stdevs: p.stdevs ? Array.from(p.stdevs) : null,
       axes: this.axes(),
       eigenvalues: [...p.eigenvalues],
+      totalVariance: p.totalVariance,
       explainedVariance: this.explainedVariance(),
     };
   }
@@ -219,6 +225,7 @@ export class RepresentationPca {
       stdevs: json.stdevs ? Float64Array.from(json.stdevs) : null,
       axes: json.axes.map((a) => Float64Array.from(a)),
       eigenvalues: [...json.eigenvalues],
+      totalVariance: json.totalVariance ?? json.eigenvalues.reduce((s, v) => s + v, 0),
     });
   }
 }
