@@ -22,6 +22,7 @@ import { FineTunedModel, isFinetunedModelDir } from '../src/models/finetuned-mod
 import { finetuneCatalog } from '../src/finetune/run';
 import { seedInitializers } from '../src/models/surgery';
 import { finetune, validationSplit } from '../src/finetune/train';
+import { fitLinearProbe, probeScores } from '../src/finetune/logistic';
 import { seededRng } from '../src/data/augment';
 import { AnswerSpace } from '../src/models/galaxy-model';
 import { loadGalaxyModel } from '../src/models/load';
@@ -335,6 +336,46 @@ describe('fine-tuning on shared galaxies', function () {
     const again = await learningCurve(options);
     assert.deepEqual(Array.from(again.records[0]!.scores), Array.from(curve.records[0]!.scores), 'frozen linear runs repeat exactly');
     assert.equal(summariseCurve(curve.records).length, 3 * 2);
+    assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
+  });
+
+  it("a frozen run with the cross-validated logistic head scores the test galaxies as the benchmark's probe does on the same training rows", async () => {
+    const cat = ringSample(9);
+    const before = tf.memory().numTensors;
+    const cacheDir = tempDir();
+    const curve = await learningCurve({
+      catalog: cat,
+      dataset: 'rings18',
+      cacheDir,
+      testPerClass: 4,
+      counts: [3, 'max'],
+      repeats: 2,
+      runs: [{ start: 'scratch-galmorph-cnn', depth: 'head', label: 'head-logistic-cv', head: 'logistic-cv', cv: { grid: [1e-3, 1e-1, 10] } }],
+    });
+    assert.deepEqual(curve.records.map((r) => [r.depth, r.n, r.repeat, r.epochs]), [
+      ['head-logistic-cv', 3, 0, 0],
+      ['head-logistic-cv', 3, 1, 0],
+      ['head-logistic-cv', 5, 0, 0],
+      ['head-logistic-cv', 5, 1, 0],
+    ]);
+    // the features the run cached, and the probe fitted here on each repeat's training rows
+    const start = await loadEncoder('scratch-galmorph-cnn', { seed: 0 });
+    const features = readMatchingCache(embeddingCachePath('rings18', start, cacheDir), cat)!;
+    start.dispose();
+    assert.ok(features, 'the frozen features were cached');
+    const labels = cat.column('ring').map((v) => (v === '1' ? 1 : 0));
+    for (const r of curve.records) {
+      const train = trainingIndices(curve.split, r.n, r.repeat);
+      const probe = fitLinearProbe(selectRows(features, train), features.dim, train.map((i) => labels[i]!), { grid: [1e-3, 1e-1, 10] });
+      const expected = probeScores(probe, selectRows(features, curve.split.test));
+      r.scores.forEach((p, k) => assert.ok(Math.abs(p - expected[k]!) < 1e-6, `n=${r.n} #${r.repeat}: test galaxy ${k} scored ${p}, the probe says ${expected[k]}`));
+      assert.equal(r.c, probe.cv.c);
+      assert.equal(r.accuracy, binaryAccuracy(curve.testLabels, expected));
+    }
+    await assert.rejects(
+      learningCurve({ catalog: cat, dataset: 'rings18', cacheDir, testPerClass: 4, runs: [{ start: 'scratch-galmorph-cnn', depth: 'top-1', head: 'logistic-cv' }] }),
+      /run scratch-galmorph-cnn top-1: head 'logistic-cv' is not available at depth 'top-1' \(the cross-validated logistic head fits frozen features: depth 'head'\)/,
+    );
     assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
   });
 

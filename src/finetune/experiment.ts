@@ -8,8 +8,9 @@
  *   depth 'top-N'  the top N encoder blocks fine-tuned with the head, on images
  *   depth 'all'    every layer trained on the few labels (for scratch starts: training from scratch,
  *                  a fresh random initialisation for each repeat)
- * probeCurve runs the same training sets with the representation benchmark's head on features
- * already computed: logistic regression with C cross-validated inside each training set (logistic.ts).
+ * A frozen run with `head: 'logistic-cv'` (and probeCurve, on features already computed) fits the
+ * representation benchmark's head instead of training one: L2 logistic regression with C chosen by
+ * cross-validation inside each training set (logistic.ts), the same tuning for every start.
  */
 import * as fs from 'node:fs';
 import { Catalog } from '../data/catalog';
@@ -76,6 +77,14 @@ export interface CurveRun {
   repeats?: number;
   /** Overrides of the experiment's fine-tuning options for this run. */
   options?: FinetuneOptions;
+  /**
+   * 'logistic-cv': with depth 'head' only, the frozen features go to the benchmark's head (L2
+   * logistic regression, C by stratified cross-validation inside the training set) instead of a
+   * trained network head; `options` are then unused. Default: the network head of `options`.
+   */
+  head?: 'logistic-cv';
+  /** The cross-validation of a 'logistic-cv' head (grid, folds, seed). Default LOGISTIC_DEFAULTS. */
+  cv?: CvOptions;
 }
 
 export interface LearningCurveOptions {
@@ -116,10 +125,13 @@ export interface RunRecord {
   repeat: number;
   accuracy: number;
   auc: number;
+  /** Epochs the head trained (0 for a 'logistic-cv' head, which is solved, not trained by epochs). */
   epochs: number;
   seconds: number;
   /** Test probabilities of the positive class, in `testIds` order. */
   scores: Float32Array;
+  /** The C that cross-validation chose, for a 'logistic-cv' head. */
+  c?: number;
 }
 
 export interface LearningCurve {
@@ -149,6 +161,11 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
   const testLabels = split.test.map((i) => binary[i]!);
   const testIds = split.test.map((i) => targets.ids[i]!);
 
+  for (const run of options.runs) {
+    if (run.head !== undefined && (run.head !== 'logistic-cv' || run.depth !== 'head')) {
+      throw new Error(`galmorph: run ${run.start} ${run.label ?? run.depth}: head '${run.head}' is not available${run.head === 'logistic-cv' ? ` at depth '${run.depth}' (the cross-validated logistic head fits frozen features: depth 'head')` : " (the only run head is 'logistic-cv')"}`);
+    }
+  }
   const plan = options.runs.flatMap((run) => {
     const counts = (run.counts ?? options.counts ?? [2, 5, 13, 33, 79, 'max']).map((c) => (c === 'max' ? max : Math.min(c, max)));
     const repeats = run.repeats ?? options.repeats ?? 5;
@@ -191,8 +208,15 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
       const t0 = Date.now();
       let scores: Float32Array;
       let epochs: number;
+      let c: number | undefined;
       const ftOptions: FinetuneOptions = { ...options.finetune, ...run.options, unfreezeBlocks: blocks, seed: repeat, ...(signal ? { signal } : {}) };
-      if (blocks === 0) {
+      if (run.head === 'logistic-cv') {
+        const features = await featuresOf(start);
+        const probe = fitLinearProbe(selectRows(features, train), features.dim, train.map((i) => binary[i]!), run.cv);
+        scores = Float32Array.from(probeScores(probe, selectRows(features, split.test)));
+        epochs = 0;
+        c = probe.cv.c;
+      } else if (blocks === 0) {
         const features = await featuresOf(start);
         const model = await finetune(start, selectTargets(targets, train), { features: selectRows(features, train) }, ftOptions);
         scores = predictionColumn(await model.predictFeatures(selectRows(features, split.test)), `p_${positive}`);
@@ -222,6 +246,7 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
         epochs,
         seconds: (Date.now() - t0) / 1000,
         scores,
+        ...(c !== undefined ? { c } : {}),
       };
       records.push(record);
       options.onRun?.(record, k + 1, plan.length);
