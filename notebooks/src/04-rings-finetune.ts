@@ -145,8 +145,9 @@ const COLOURS: Record<string, string> = {
   galmorph: "#1f77b4", "imagenet-mobilenetv2": "#ff7f0e", "imagenet-mobilenetv1": "#2ca02c",
   "scratch-galmorph-cnn": "#555555", "scratch-mobilenetv2": "#bcbd22", "scratch-mobilenetv1": "#8c564b",
 };
-const DASH: Record<string, string> = { head: "solid", "head-mlp": "dot", "head-logistic-cv": "longdash", all: "dashdot" };
-const style = (r: gm.TableRow) => ({ color: COLOURS[String(r.start)] ?? "#000000", dash: DASH[String(r.depth)] ?? "dash", width: String(r.start).startsWith("scratch-mobilenet") ? 1 : 2 });
+// top-N runs: long dash and dot
+const DASH: Record<string, string> = { head: "solid", "head-mlp": "dot", "head-logistic-cv": "dash", all: "dashdot" };
+const style = (r: gm.TableRow) => ({ color: COLOURS[String(r.start)] ?? "#000000", dash: DASH[String(r.depth)] ?? "longdashdot", width: String(r.start).startsWith("scratch-mobilenet") ? 1 : 2 });
 const curves = (metric: string) => gm.plot.errorBars(table, { x: "n_rings", z: (r) => `${r.start} (${r.depth})`, filter: (r) => r.metric === metric, tip: ["repeats"], style });
 const axes = (metric: string): gm.plot.FigureOptions => ({
   title: `Ring galaxies: test ${metric} against the number of rings in the training set`,
