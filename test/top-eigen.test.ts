@@ -110,6 +110,21 @@ describe('largest eigenpairs (subspace iteration) for PCA of wide features', () 
     }
   });
 
+  it('more components than galaxies: the extra axes are orthonormal directions of no variance', () => {
+    // 6 galaxies in 200 dimensions: rank 5 once centred; 8 components asked for
+    const rng = seededRng(7);
+    const vectors = Float32Array.from({ length: 6 * 200 }, () => rng() * 4 - 2);
+    const e = { ids: Array.from({ length: 6 }, (_, i) => `g${i}`), vectors, dim: 200 };
+    const pca = RepresentationPca.fit(e, { components: 8 });
+    assert.equal(pca.toJSON().eigenvalues.length, 8, 'the subspace path');
+    const full = new PCA(Array.from({ length: 6 }, (_, i) => Array.from(vectors.subarray(i * 200, (i + 1) * 200))), { method: 'SVD', center: true });
+    const ev = pca.explainedVariance();
+    full.getExplainedVariance().slice(0, 5).forEach((v, k) => assert.ok(Math.abs(ev[k]! - v) < 1e-9, `component ${k}`));
+    ev.slice(5).forEach((v) => assert.ok(v < 1e-12, `no variance left: ${v}`));
+    const axes = pca.axes();
+    axes.forEach((u, i) => axes.forEach((v, j) => assert.ok(Math.abs(dot(u, v) - (i === j ? 1 : 0)) < 1e-9, `axes ${i}, ${j}`)));
+  });
+
   it('a PCA file written before totalVariance existed (every eigenvalue, no total) still explains its variance', () => {
     const rng = seededRng(6);
     const vectors = Float32Array.from({ length: 60 * 5 }, (_, k) => (k % 5) * rng());
