@@ -162,9 +162,9 @@ export async function learningCurve(options: LearningCurveOptions): Promise<Lear
   const testIds = split.test.map((i) => targets.ids[i]!);
 
   for (const run of options.runs) {
-    if (run.head !== undefined && (run.head !== 'logistic-cv' || run.depth !== 'head')) {
-      throw new Error(`galmorph: run ${run.start} ${run.label ?? run.depth}: head '${run.head}' is not available${run.head === 'logistic-cv' ? ` at depth '${run.depth}' (the cross-validated logistic head fits frozen features: depth 'head')` : " (the only run head is 'logistic-cv')"}`);
-    }
+    const name = `galmorph: run ${run.start} ${run.label ?? run.depth}: head '${run.head}' is not available`;
+    if (run.head !== undefined && run.head !== 'logistic-cv') throw new Error(`${name} (the only run head is 'logistic-cv')`);
+    if (run.head === 'logistic-cv' && run.depth !== 'head') throw new Error(`${name} at depth '${run.depth}' (the cross-validated logistic head fits frozen features: depth 'head')`);
   }
   const plan = options.runs.flatMap((run) => {
     const counts = (run.counts ?? options.counts ?? [2, 5, 13, 33, 79, 'max']).map((c) => (c === 'max' ? max : Math.min(c, max)));

@@ -106,7 +106,7 @@ function orthonormalise(x: Float64Array, d: number, b: number, rng: () => number
       const norm = Math.sqrt(v.reduce((s, t) => s + t * t, 0));
       // A column that vanished (the matrix has lower rank than the block) is replaced by a random
       // direction, so the block keeps its width.
-      if (norm > 1e-12 * Math.max(before, 1e-300) && norm > 0) {
+      if (norm > 1e-12 * Math.max(before, 1e-300)) {
         for (let i = 0; i < d; i++) v[i]! /= norm;
         break;
       }
